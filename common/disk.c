@@ -1,0 +1,86 @@
+/* struct disk: bounds checks and dispatch to the format's ops. */
+#include <config.h>
+
+#include <inttypes.h>
+
+#include "common.h"
+
+/* Every request must lie inside the virtual disk; formats can then trust
+ * offset + count <= size. */
+static int
+check_range (struct disk *d, const char *op, size_t count, uint64_t offset)
+{
+  uint64_t end;
+
+  if (ckd_add (&end, offset, (uint64_t) count) || end > d->size) {
+    hv_error (HV_E_INTERNAL, "%s: %s of %zu bytes at offset %" PRIu64
+              " is beyond the virtual size %" PRIu64,
+              d->filename, op, count, offset, d->size);
+    return -1;
+  }
+  return 0;
+}
+
+int
+disk_pread (struct disk *d, void *buf, size_t count, uint64_t offset)
+{
+  if (check_range (d, "read", count, offset) == -1)
+    return -1;
+  if (count == 0)
+    return 0;
+  return d->ops->pread (d, buf, count, offset);
+}
+
+int
+disk_pwrite (struct disk *d, const void *buf, size_t count, uint64_t offset)
+{
+  if (!d->writable || d->ops->pwrite == NULL) {
+    hv_error (HV_E_INTERNAL, "%s: disk is opened read-only", d->filename);
+    return -1;
+  }
+  if (check_range (d, "write", count, offset) == -1)
+    return -1;
+  if (count == 0)
+    return 0;
+  return d->ops->pwrite (d, buf, count, offset);
+}
+
+int
+disk_extents (struct disk *d, uint64_t offset, uint64_t length,
+              struct extent_vector *out)
+{
+  if (check_range (d, "extents query", 0, offset) == -1)
+    return -1;
+  length = MIN (length, d->size - offset);
+  if (length == 0)
+    return 0;
+  if (d->ops->extents == NULL) {
+    struct extent e = { .offset = offset, .length = length,
+                        .type = EXTENT_DATA };
+    if (extent_vector_append (out, e) == -1) {
+      hv_error (HV_E_NOMEM, "%s: extents: %m", d->filename);
+      return -1;
+    }
+    return 0;
+  }
+  return d->ops->extents (d, offset, length, out);
+}
+
+int
+disk_flush (struct disk *d)
+{
+  if (d->ops->flush == NULL)
+    return 0;
+  return d->ops->flush (d);
+}
+
+void
+disk_close (struct disk *d)
+{
+  if (d == NULL)
+    return;
+  if (d->ops && d->ops->close)
+    d->ops->close (d);
+  free (d->filename);
+  free (d);
+}
