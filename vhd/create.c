@@ -205,9 +205,24 @@ fill_and_write (int fd, const char *file, const struct vhd_create_opts *o)
   return create_sparse (fd, file, &f, &h, o);
 }
 
+/* Messages name the file the user will see, not the temporary. */
+static struct disk *
+open_created (const char *filename, const char *shown)
+{
+  struct disk *d = vhd_open (filename, VHD_OPEN_WRITE);
+  char *name;
+
+  if (d && shown && (name = strdup (shown)) != NULL) {
+    free (d->filename);
+    d->filename = name;
+  }
+  return d;
+}
+
 struct disk *
 vhd_create (const char *filename, const struct vhd_create_opts *o)
 {
+  const char *shown = o->final_name ? o->final_name : filename;
   int fd;
 
   if (o->type != VHD_TYPE_FIXED && o->type != VHD_TYPE_DYNAMIC &&
@@ -217,14 +232,14 @@ vhd_create (const char *filename, const struct vhd_create_opts *o)
   }
   fd = open (filename, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd == -1) {
-    hv_error (errno == EEXIST ? HV_E_EXISTS : HV_E_IO, "%s: %m", filename);
+    hv_error (errno == EEXIST ? HV_E_EXISTS : HV_E_IO, "%s: %m", shown);
     return NULL;
   }
-  if (fill_and_write (fd, filename, o) == -1) {
+  if (fill_and_write (fd, shown, o) == -1) {
     close (fd);
     unlink (filename);
     return NULL;
   }
   close (fd);
-  return vhd_open (filename, VHD_OPEN_WRITE);
+  return open_created (filename, o->final_name);
 }

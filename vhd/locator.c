@@ -23,6 +23,7 @@
  */
 #include <config.h>
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -55,7 +56,11 @@ url_decode (char *s)
 
   for (; *s; s++) {
     unsigned v;
-    if (s[0] == '%' && sscanf (s + 1, "%2x", &v) == 1 && v != 0) {
+    /* Two hex digits, checked first: sscanf alone would also take "%4"
+     * at the end of the string (and skip the NUL) or " 4" and "-4". */
+    if (s[0] == '%' && isxdigit ((unsigned char) s[1]) &&
+        isxdigit ((unsigned char) s[2]) &&
+        sscanf (s + 1, "%2x", &v) == 1 && v != 0) {
       *o++ = (char) v;
       s += 2;
     }
@@ -229,8 +234,8 @@ in_chain (const struct stat *st, const struct stat *chain, int n)
  * is not there or not the parent (a note is added to WHY), -1 on an
  * error that must stop the search. */
 static int
-try_candidate (struct vhd *v, const char *path, int depth,
-               struct stat *chain, char **why)
+try_candidate (struct vhd *v, struct vhd_sink *sink, const char *path,
+               int depth, struct stat *chain, char **why)
 {
   struct vhd_sink quiet = { .file = path };
   struct stat st;
@@ -241,13 +246,17 @@ try_candidate (struct vhd *v, const char *path, int depth,
                                    S_ISBLK (st.st_mode)))
     return 0;
   if (in_chain (&st, chain, depth + 1)) {
-    hv_error (HV_E_PARENT, "%s: differencing chain loops: parent %s is "
-              "already part of the chain", v->d.filename, path);
+    vhd_problem (sink, HV_E_PARENT, "differencing chain loops: parent %s "
+                 "is already part of the chain", path);
     return -1;
   }
   p = vhd_load (path, 0, &quiet, depth + 1, chain);
-  if (p == NULL)
+  if (p == NULL) {
+    /* Reported above under the parent's name; vhd check lists it too. */
+    if (sink->list)
+      vhd_problem (sink, HV_E_PARENT, "parent %s cannot be opened", path);
     return -1;
+  }
   if (memcmp (p->footer.uuid, v->header.parent_uuid, 16) == 0) {
     free (p->path);
     p->path = realpath (path, NULL);
@@ -284,7 +293,7 @@ vhd_open_parent (struct vhd *v, struct vhd_sink *sink, int depth,
     r = -1;
   }
   for (size_t i = 0; i < c.len && r == 0; i++)
-    r = try_candidate (v, c.ptr[i], depth, chain, &why);
+    r = try_candidate (v, sink, c.ptr[i], depth, chain, &why);
   uuid_format (v->header.parent_uuid, want);
   if (r == 0)
     vhd_problem (sink, HV_E_PARENT, "parent disk with UUID %s not found "

@@ -64,10 +64,13 @@ vhd_probe (int fd, uint64_t file_size)
 
   if (file_size < VHD_FOOTER_SIZE)
     return false;
+  /* The cookie, not the checksum, says "VHD": a damaged footer must
+   * reach vhd_open and be reported, not be copied as raw data. */
   if (full_pread (fd, buf, sizeof buf, file_size - VHD_FOOTER_SIZE) == 0 &&
-      vhd_footer_valid (buf))
+      memcmp (buf, "conectix", 8) == 0)
     return true;
-  if (full_pread (fd, buf, sizeof buf, 0) == -1 || !vhd_footer_valid (buf))
+  if (full_pread (fd, buf, sizeof buf, 0) == -1 ||
+      memcmp (buf, "conectix", 8) != 0)
     return false;
   vhd_footer_decode (buf, &f);
   return f.disk_type == VHD_TYPE_DYNAMIC || f.disk_type == VHD_TYPE_DIFF;
@@ -294,14 +297,18 @@ describe (const struct region *r, char *buf, size_t len)
   return buf;
 }
 
-/* Footer copy, header, BAT and parent locator payloads.  Locators that
- * point outside the file are reported by locator.c, not here. */
+/* Footer copy, end footer, header, BAT and parent locator payloads.
+ * Locators that point outside the file are reported by locator.c, not
+ * here. */
 static size_t
 metadata_regions (const struct vhd *v, struct region *r)
 {
   size_t n = 0;
 
   r[n++] = (struct region) { 0, VHD_FOOTER_SIZE, VHD_BAT_UNUSED };
+  /* The footer at the end: the next block is appended over it. */
+  r[n++] = (struct region) { v->file_size - VHD_FOOTER_SIZE, v->file_size,
+                             VHD_BAT_UNUSED };
   r[n++] = (struct region) { v->footer.data_offset,
                              v->footer.data_offset + VHD_HEADER_SIZE,
                              VHD_BAT_UNUSED };
@@ -333,7 +340,7 @@ check_blocks (struct vhd *v, struct vhd_sink *sink)
   size_t n;
   bool ok = true;
 
-  r = malloc (((size_t) v->nblocks + 3 + VHD_LOCATORS) * sizeof *r);
+  r = malloc (((size_t) v->nblocks + 4 + VHD_LOCATORS) * sizeof *r);
   if (r == NULL) {
     hv_error (HV_E_NOMEM, "%s: checking the BAT: %m", sink->file);
     return -1;

@@ -275,6 +275,14 @@ allocate_block (struct vhd *v, uint32_t blk, const uint8_t *buf,
   struct iovec iov[2];
   ssize_t r;
 
+  /* Extend the file over the whole block first: its unwritten data
+   * must read as zeros now (a read-modify-write of an unaligned write
+   * reads it), not only once flush writes the footer after it. */
+  if (ftruncate (v->fd, (off_t) (at + v->bitmap_size + v->block_size))) {
+    hv_error (HV_E_IO, "%s: extending for new block %" PRIu32 ": %m",
+              v->d.filename, blk);
+    return -1;
+  }
   /* Dynamic: every sector "written" (unwritten ones are zero on disk).
    * Differencing: nothing present yet; the caller sets bits. */
   memset (v->bitmap, is_diff (v) ? 0x00 : 0xFF, v->bitmap_size);
