@@ -305,7 +305,7 @@ int uuid_generate_random (uint8_t uuid[16]);
 void uuid_format (const uint8_t uuid[16], char out[37]);
 
 /* Parse a size: a number with optional suffix B, K, M, G, T (binary
- * multiples; KiB/MiB/... and k/m/g/t accepted).  Returns 0 or -1 with
+ * multiples; KiB/MiB/... and k/m/g/t accepted) or s (512-byte sectors).  Returns 0 or -1 with
  * errno EINVAL or ERANGE; does not report. */
 int parse_size (const char *s, uint64_t *out);
 /* "127 GiB", "1.5 MiB", "512 B": human form of a size. */

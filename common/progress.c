@@ -28,7 +28,8 @@ progress_start (const char *what, uint64_t total)
   p->what = strdup (what);
   p->total = total;
   p->start = now_seconds ();
-  p->bar = isatty (STDERR_FILENO) && !hv_verbose;
+  /* No bar for scripts: they read the "progress" events instead. */
+  p->bar = isatty (STDERR_FILENO) && !hv_verbose && !events_enabled ();
   return p;
 }
 
