@@ -1,0 +1,127 @@
+/* Command-line helpers shared by main() and every subcommand: the common
+ * options, sizes and keywords, usage errors and exit statuses. */
+#include <config.h>
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "convert.h"
+
+/* --machine-readable[=FD]: events on FD, standard output by default.
+ * The descriptor must be open now, or every event would be lost. */
+static int
+machine_readable (const char *arg)
+{
+  char *end;
+  long fd = STDOUT_FILENO;
+
+  if (arg) {
+    errno = 0;
+    fd = strtol (arg, &end, 10);
+    if (errno || end == arg || *end || fd < 0 || fd > INT32_MAX) {
+      hv_error (HV_E_USAGE, "--machine-readable=%s: expected a file "
+                "descriptor number", arg);
+      return -1;
+    }
+  }
+  if (fcntl ((int) fd, F_GETFD) == -1) {
+    hv_error (HV_E_USAGE, "--machine-readable: file descriptor %ld is not "
+              "open: %m", fd);
+    return -1;
+  }
+  events_open ((int) fd);
+  return 0;
+}
+
+static void
+bad_option (const char *command, int c, char **argv)
+{
+  const char *opt = argv[optind - 1];
+
+  if (c == ':')
+    usage_error (command, "option '%s' requires an argument", opt);
+  else if (optopt)
+    usage_error (command, "unknown option '-%c'", optopt);
+  else
+    usage_error (command, "unknown option '%s'", opt);
+}
+
+int
+common_option (const char *command, int c, char **argv)
+{
+  switch (c) {
+  case 'v':
+    hv_verbose = true;
+    return 1;
+  case OPT_MACHINE_READABLE:
+    return machine_readable (optarg) == 0 ? 1 : -1;
+  case '?':
+  case ':':
+    bad_option (command, c, argv);
+    return -1;
+  default:
+    return 0;
+  }
+}
+
+int
+option_size (const char *opt, const char *arg, uint64_t *out)
+{
+  if (parse_size (arg, out) == -1) {
+    hv_error (HV_E_USAGE, "--%s: '%s' is not a size (a number with an "
+              "optional K, M, G or T suffix): %m", opt, arg);
+    return -1;
+  }
+  return 0;
+}
+
+int
+option_keyword (const char *opt, const char *arg,
+                const char *const *keywords)
+{
+  char expected[256] = "";
+
+  for (int i = 0; keywords[i]; i++) {
+    if (strcmp (arg, keywords[i]) == 0)
+      return i;
+    if (i > 0)
+      strncat (expected, "|", sizeof expected - strlen (expected) - 1);
+    strncat (expected, keywords[i], sizeof expected - strlen (expected) - 1);
+  }
+  hv_error (HV_E_USAGE, "--%s: '%s': expected one of %s", opt, arg,
+            expected);
+  return -1;
+}
+
+void
+usage_error (const char *command, const char *fmt, ...)
+{
+  va_list ap;
+  char *msg = NULL;
+
+  va_start (ap, fmt);
+  if (vasprintf (&msg, fmt, ap) == -1)
+    msg = NULL;
+  va_end (ap);
+  hv_error (HV_E_USAGE, "%s%s%s", command ? command : "",
+            command ? ": " : "", msg ? msg : fmt);
+  fprintf (stderr, "Try '%s%s%s --help'.\n", hv_program_name,
+           command ? " " : "", command ? command : "");
+  free (msg);
+}
+
+int
+exit_status (int r)
+{
+  if (r == 0)
+    return HV_EXIT_OK;
+  switch (hv_last_error_code ()) {
+  case HV_E_USAGE:
+    return HV_EXIT_USAGE;
+  case HV_E_CHECK:
+    return HV_EXIT_CHECK;
+  default:
+    return HV_EXIT_FAILED;
+  }
+}
