@@ -1,0 +1,68 @@
+#!/bin/bash
+# Prepare a Debian 12 machine and build hvconvert in this source tree.
+#
+# Installs the Debian packages the build and the tests need (only those
+# that are missing), then runs autoreconf here, and configure --enable-werror and
+# make -j2 in build/.  Safe to run again: a second run installs nothing and
+# only rebuilds what changed.  Needs root to install packages.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+
+packages=(
+  build-essential autoconf automake libtool pkg-config perl
+  libxml2-dev libarchive-dev zlib1g-dev libssl-dev libcmocka-dev
+  qemu-utils libvhdi-utils clang python3 time
+  # clang's libFuzzer runtime (only recommended by clang, and we install
+  # without recommends); sfdisk and mke2fs for ./run-sample.sh.
+  libclang-rt-14-dev fdisk e2fsprogs
+)
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# Run a command with its output kept in $log; show the output on failure.
+quietly () {
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup.sh: failed: $*" >&2
+    exit 1
+  fi
+}
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+    grep -qx 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: run as root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  quietly apt-get update -q
+  quietly apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Generate the build system when it is missing or older than its inputs.
+# Once configured, make regenerates it by itself when they change.
+if [ ! -x configure ] ||
+   [ -n "$(find configure.ac Makefile.am ./*/Makefile.am -newer configure \
+           2>/dev/null)" ]; then
+  echo "setup.sh: autoreconf -fi"
+  quietly autoreconf -fi
+fi
+
+# Build out of the source tree, in build/, so that a second build with
+# other options (run-tests.sh's sanitizer build in build-asan/) can sit
+# beside it.  Configure unless already configured with these options.
+mkdir -p build
+if [ ! -f build/config.status ] ||
+   [ "$(build/config.status --config | tr -d "'")" != --enable-werror ]; then
+  echo "setup.sh: configure --enable-werror (in build/)"
+  (cd build && quietly ../configure --enable-werror)
+fi
+
+echo "setup.sh: make -j2 (in build/)"
+make -C build -j2 -s
