@@ -31,7 +31,7 @@ struct disk_args {
   const char *src, *dst;
   const char *format;           /* NULL: detect */
   enum vhd_type type;
-  uint64_t block_size;          /* 0: not given */
+  uint32_t block_size;          /* 0: not given */
   bool force;
 };
 
@@ -72,7 +72,7 @@ disk_option (struct disk_args *a, int c, const char *arg)
     a->type = type_values[i];
     return 0;
   case OPT_BLOCK_SIZE:
-    return option_size ("block-size", arg, &a->block_size);
+    return option_block_size (arg, &a->block_size);
   case OPT_FORMAT:
     a->format = arg;
     return 0;
@@ -86,7 +86,7 @@ disk_option (struct disk_args *a, int c, const char *arg)
 }
 
 /* What getopt cannot check: the two names, and a block size that only a
- * dynamic VHD has and that must be a power of two in range. */
+ * dynamic VHD has. */
 static int
 check_args (struct disk_args *a, int nargs, char **args)
 {
@@ -99,13 +99,6 @@ check_args (struct disk_args *a, int nargs, char **args)
   a->dst = args[1];
   if (a->block_size && a->type != VHD_TYPE_DYNAMIC) {
     usage_error ("disk", "--block-size applies to dynamic VHDs only");
-    return -1;
-  }
-  if (a->block_size && (!IS_POWER_OF_2 (a->block_size) ||
-                        a->block_size < 512 * KiB ||
-                        a->block_size > VHD_MAX_BLOCK)) {
-    usage_error ("disk", "--block-size: %" PRIu64 " is not a power of two "
-                 "from 512K to 256M", a->block_size);
     return -1;
   }
   return 0;

@@ -51,7 +51,7 @@ create_usage (void)
           "  --size N           virtual size: a multiple of 512 up to 2040G\n"
           "                     (suffixes K, M, G, T; s = 512-byte sectors)\n"
           "  --type TYPE        dynamic (default) or fixed\n"
-          "  --block-size N     dynamic block size (default 2M)\n"
+          "  --block-size N     dynamic block size, 512K to 256M (default 2M)\n"
           "  --parent P.vhd     make a differencing disk of P.vhd (size and\n"
           "                     type come from the parent)\n"
           "  --force            replace FILE if it exists\n"
@@ -90,22 +90,6 @@ static const struct option create_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
-static int
-block_size_arg (const char *arg, uint32_t *out)
-{
-  uint64_t n;
-
-  if (option_size ("block-size", arg, &n) == -1)
-    return -1;
-  if (n > VHD_MAX_BLOCK || !IS_POWER_OF_2 (n) || n < VHD_MIN_BLOCK) {
-    hv_error (HV_E_USAGE, "--block-size: %s is not a power of two from "
-              "512 bytes to 256M", arg);
-    return -1;
-  }
-  *out = n;
-  return 0;
-}
-
 /* Returns 1 for --help, 0 to go on, -1 on a usage error. */
 static int
 create_parse (int argc, char **argv, struct create_args *a)
@@ -131,7 +115,7 @@ create_parse (int argc, char **argv, struct create_args *a)
       r = (a->type = option_keyword ("type", optarg, type_names)) < 0 ? -1 : 0;
       a->type_given = true;
       break;
-    case OPT_BLOCK_SIZE: r = block_size_arg (optarg, &a->block_size); break;
+    case OPT_BLOCK_SIZE: r = option_block_size (optarg, &a->block_size); break;
     case OPT_PARENT: a->parent = optarg; break;
     case OPT_FORCE: a->force = true; break;
     }
@@ -180,6 +164,15 @@ vhd_create_cmd (int argc, char **argv)
     usage_error ("vhd create", "--parent makes a differencing disk whose "
                  "size comes from the parent; --%s does not apply",
                  a.size_given ? "size" : "type");
+    r = -1;
+  }
+  if (r == 0 && a.block_size && a.type == 1) {
+    usage_error ("vhd create", "--block-size applies to dynamic VHDs only");
+    r = -1;
+  }
+  if (r == 0 && (a.size == 0 || a.size % VHD_SECTOR)) {
+    usage_error ("vhd create", "--size must be a positive multiple of 512 "
+                 "bytes");
     r = -1;
   }
   if (r == 0)

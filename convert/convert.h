@@ -58,6 +58,10 @@ int common_option (const char *command, int c, char **argv);
 /* Parse a size option's argument; reports "--OPT: ..." on error. */
 int option_size (const char *opt, const char *arg, uint64_t *out);
 
+/* Parse --block-size: a power of two from 512K to 256M (warns unless
+ * 512K or 2M).  Returns 0 or -1 after reporting. */
+int option_block_size (const char *arg, uint32_t *out);
+
 /* Look ARG up in a NULL-terminated list of keywords; returns the index or
  * -1 after reporting "--OPT: ARG: expected one of ...". */
 int option_keyword (const char *opt, const char *arg,

@@ -94,6 +94,29 @@ option_keyword (const char *opt, const char *arg,
   return -1;
 }
 
+/* Hyper-V creates VHDs with 512 KiB or 2 MiB blocks only; other powers
+ * of two up to 256 MiB are valid VHDs that some readers may refuse, so
+ * they are allowed with a warning.  Smaller blocks are refused: they buy
+ * nothing and make the BAT huge. */
+int
+option_block_size (const char *arg, uint32_t *out)
+{
+  uint64_t n;
+
+  if (option_size ("block-size", arg, &n) == -1)
+    return -1;
+  if (!IS_POWER_OF_2 (n) || n < 512 * KiB || n > 256 * MiB) {
+    hv_error (HV_E_USAGE, "--block-size: %s is not a power of two from "
+              "512K to 256M", arg);
+    return -1;
+  }
+  if (n != 512 * KiB && n != 2 * MiB)
+    hv_warning (HV_E_UNSUPPORTED, "--block-size %s: Hyper-V and Virtual PC "
+                "use 512K or 2M; some readers may refuse other sizes", arg);
+  *out = n;
+  return 0;
+}
+
 void
 usage_error (const char *command, const char *fmt, ...)
 {

@@ -96,12 +96,22 @@ info_json (struct disk *d, const char *chain_json)
   return json_end (j);
 }
 
+/* A name from the file may hold terminal escapes: show them as '?'. */
+static void
+sanitize (char *s)
+{
+  for (; s && *s; s++)
+    if ((unsigned char) *s < 0x20 || *s == 0x7F)
+      *s = '?';
+}
+
 static void
 print_parent_fields (const struct vhd_header *h)
 {
   char uuid[37], when[64];
   char *name = utf16be_to_utf8 (h->parent_name, sizeof h->parent_name);
 
+  sanitize (name);
   uuid_format (h->parent_uuid, uuid);
   time_text (h->parent_timestamp, when, sizeof when);
   printf ("parent name:      %s\n", name ? name : "");

@@ -215,12 +215,11 @@ assert_eq "$(vhd_media_size "$child")" "$size" "libvhdi's child size"
 
 # vhdimount shows the chain as vhdi1 (the parent) and vhdi2 (the child
 # over it).  It looks for the parent at the child's directory joined
-# with the header's parent name, even when that name is an absolute path
-# (which we store): so give it the child's name relative to its
-# directory.
+# with the header's parent name, so that name must be the parent's file
+# name (what we store), not a path: run it from another directory.
 mnt=$tmp/mnt
 mkdir "$mnt"
-(cd "$tmp" && "$VHDIMOUNT" child.vhd mnt) >"$tmp/mount.out" 2>&1 ||
+(cd / && "$VHDIMOUNT" "$tmp/child.vhd" "$mnt") >"$tmp/mount.out" 2>&1 ||
   fail "vhdimount failed: $(cat "$tmp/mount.out")"
 on_exit umount "$mnt"
 assert_eq "$(ls "$mnt" | paste -sd ' ' -)" "vhdi1 vhdi2" "vhdimount's files"

@@ -403,17 +403,14 @@ vhd_build_locators (const char *child_final, const char *parent,
               child_final, abs_parent);
     goto out;
   }
-  /* The header's parent name: the absolute path if it fits, else the
-   * base name (the same-directory lookup needs only that). */
+  /* The header's parent name is the parent's file name, as the spec
+   * says: libvhdi's vhdimount joins it to the child's directory, and the
+   * locators carry the paths. */
   memset (h->parent_name, 0, sizeof h->parent_name);
-  if (utf8_to_utf16be (abs_parent, h->parent_name,
+  if (utf8_to_utf16be (strrchr (abs_parent, '/') + 1, h->parent_name,
                        sizeof h->parent_name) == -1) {
-    memset (h->parent_name, 0, sizeof h->parent_name);
-    if (utf8_to_utf16be (strrchr (abs_parent, '/') + 1, h->parent_name,
-                         sizeof h->parent_name) == -1) {
-      hv_error (HV_E_FORMAT, "%s: parent name too long", child_final);
-      goto out;
-    }
+    hv_error (HV_E_FORMAT, "%s: parent name too long", child_final);
+    goto out;
   }
   r = 0;
  out:
