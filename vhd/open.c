@@ -241,24 +241,23 @@ read_bat (struct vhd *v, struct vhd_sink *sink)
                  PRIu64 " bytes)", at, v->nblocks, v->file_size);
     return -1;
   }
-  /* Bounded by the file size just checked, so never a huge allocation. */
-  raw = malloc (len ? len : 1);
-  v->bat = malloc ((len ? len : 1));
-  if (raw == NULL || v->bat == NULL) {
-    free (raw);
+  /* Bounded by the file size just checked, so never a huge allocation.
+   * Read the big-endian table straight into it and convert in place:
+   * entry i is loaded before it is stored, from the same 4 bytes. */
+  v->bat = malloc (len ? len : 1);
+  if (v->bat == NULL) {
     hv_error (HV_E_NOMEM, "%s: allocating a BAT of %zu bytes: %m",
               sink->file, len);
     return -1;
   }
+  raw = (uint8_t *) v->bat;
   if (full_pread (v->fd, raw, len, at) == -1) {
-    free (raw);
     hv_error (HV_E_IO, "%s: reading the BAT at offset %" PRIu64 ": %m",
               sink->file, at);
     return -1;
   }
   for (uint32_t i = 0; i < v->nblocks; i++)
     v->bat[i] = load_be32 (raw + 4 * i);
-  free (raw);
   return 0;
 }
 

@@ -264,9 +264,8 @@ mark_bat (struct vhd *v, uint32_t blk)
 }
 
 /* Allocate block BLK and write its bitmap plus (COUNT bytes of) data at
- * IN_BLK in one vectored write.  The rest of the new block's data lies
- * past the old end of the file, so it reads as zeros once the footer is
- * written after it. */
+ * IN_BLK in one vectored write.  The block lies past the old end of the
+ * file, so the rest of its data reads as zeros once ftruncate covers it. */
 static int
 allocate_block (struct vhd *v, uint32_t blk, const uint8_t *buf,
                 size_t count, uint32_t in_blk)
