@@ -157,6 +157,7 @@ enum hv_code {
   HV_E_NOMEM,         /* "nomem": out of memory */
   HV_E_CHECK,         /* "check": vhd check found problems */
   HV_E_INTERNAL,      /* "internal": a bug */
+  HV_E_UNSAFE,        /* "unsafe": input names a file outside its directory */
 };
 
 const char *hv_code_name (enum hv_code code);

@@ -26,6 +26,7 @@ static const char *const code_names[] = {
   [HV_E_NOMEM] = "nomem",
   [HV_E_CHECK] = "check",
   [HV_E_INTERNAL] = "internal",
+  [HV_E_UNSAFE] = "unsafe",
 };
 
 const char *

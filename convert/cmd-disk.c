@@ -21,7 +21,9 @@ static const char usage_text[] =
   "\n"
   "  --type dynamic|fixed   VHD type (default: dynamic)\n"
   "  --block-size N         dynamic block size, 512K to 256M (default: 2M)\n"
-  "  --format raw|vhd       format of SRC (default: detect by content)\n"
+  "  --format FORMAT        format of SRC (default: detect by content)\n"
+  "  --allow-outside-paths  follow backing files and extents named by SRC\n"
+  "                         outside its directory\n"
   "  --force                replace DST if it exists\n"
   "  -v, --verbose          debug messages\n"
   "  --machine-readable[=FD]  JSON events on FD (default: stdout)\n"
@@ -33,6 +35,7 @@ struct disk_args {
   enum vhd_type type;
   uint32_t block_size;          /* 0: not given */
   bool force;
+  unsigned open_flags;          /* IMPORTER_* */
 };
 
 enum {
@@ -40,6 +43,7 @@ enum {
   OPT_BLOCK_SIZE,
   OPT_FORMAT,
   OPT_FORCE,
+  OPT_ALLOW_OUTSIDE,
 };
 
 static const struct option long_options[] = {
@@ -47,6 +51,7 @@ static const struct option long_options[] = {
   { "block-size", required_argument, NULL, OPT_BLOCK_SIZE },
   { "format", required_argument, NULL, OPT_FORMAT },
   { "force", no_argument, NULL, OPT_FORCE },
+  { "allow-outside-paths", no_argument, NULL, OPT_ALLOW_OUTSIDE },
   COMMON_LONG_OPTIONS,
   { NULL, 0, NULL, 0 },
 };
@@ -78,6 +83,9 @@ disk_option (struct disk_args *a, int c, const char *arg)
     return 0;
   case OPT_FORCE:
     a->force = true;
+    return 0;
+  case OPT_ALLOW_OUTSIDE:
+    a->open_flags |= IMPORTER_ALLOW_OUTSIDE;
     return 0;
   default:
     usage_error ("disk", "unexpected option");
@@ -192,7 +200,7 @@ convert_disk (const struct disk_args *a)
   struct output out = { .dirfd = -1, .fd = -1 };
   struct copy_stats st;
   const double start = now_seconds ();
-  struct disk *src = importer_open (a->src, a->format);
+  struct disk *src = importer_open (a->src, a->format, a->open_flags);
   int r = -1;
 
   if (src && vhd_check_size (a->src, src->size) == 0 &&

@@ -94,7 +94,7 @@ detect (const char *filename)
 }
 
 struct disk *
-importer_open (const char *filename, const char *format)
+importer_open (const char *filename, const char *format, unsigned flags)
 {
   const struct importer_format *f;
 
@@ -105,5 +105,5 @@ importer_open (const char *filename, const char *format)
     return NULL;
   hv_debug ("%s: opening as %s%s", filename, f->name,
             format ? "" : " (detected)");
-  return f->open (filename, 0);
+  return f->open (filename, flags);
 }

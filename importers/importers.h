@@ -18,16 +18,49 @@ struct importer_format {
    * Reads with pread only; never reports. */
   bool (*probe) (int fd, uint64_t file_size);
 
-  /* Open FILENAME read-only as a disk.  FLAGS is 0 (reserved).  Returns
-   * NULL after reporting. */
+  /* Open FILENAME read-only as a disk.  FLAGS: IMPORTER_* below; pass
+   * them on to importer_open_related for backing files.  Returns NULL
+   * after reporting. */
   struct disk *(*open) (const char *filename, unsigned flags);
 };
+
+/* Flags of importer_open and importer_format.open.  The low bits count
+ * how deep in a backing chain the image is (0 for the image the user
+ * named); importer_open_related increments them. */
+#define IMPORTER_DEPTH_MASK 0xffu
+#define IMPORTER_DEPTH(flags) ((flags) & IMPORTER_DEPTH_MASK)
+#define IMPORTER_MAX_DEPTH 64
+enum {
+  /* Files named by an image may be anywhere (--allow-outside-paths). */
+  IMPORTER_ALLOW_OUTSIDE = 1u << 8,
+};
+
+/* Every disk an importer returns is safe to read from several threads
+ * at once: pread and extents may run concurrently (the copy engine
+ * decodes compressed sources on all cores), so any cache they keep is
+ * protected by a lock or kept per call. */
 
 /* Open a source image.  FORMAT names an entry of the table, or NULL to
  * detect the format by content (never by the file name).  Refuses
  * directories and anything that is neither a regular file nor a block
  * device.  Returns NULL after reporting. */
-struct disk *importer_open (const char *filename, const char *format);
+struct disk *importer_open (const char *filename, const char *format,
+                            unsigned flags);
+
+/* related.c: files named inside an image (backing files, parents,
+ * extents).  NAME is resolved against the directory of BASE, the image
+ * that names it; a name that leads outside that directory (absolute,
+ * "..", a symbolic link out) is refused with the code "unsafe" unless
+ * FLAGS has IMPORTER_ALLOW_OUTSIDE.  WHAT ("backing file", "extent")
+ * is for messages.  importer_related_path returns the malloc'd path;
+ * importer_open_related opens it as FORMAT (NULL: detect) one level
+ * deeper in the chain, refusing chains of IMPORTER_MAX_DEPTH images.
+ * Both return NULL after reporting. */
+char *importer_related_path (const char *base, const char *name,
+                             unsigned flags, const char *what);
+struct disk *importer_open_related (const char *base, const char *name,
+                                    const char *format, unsigned flags,
+                                    const char *what);
 
 /* The table of formats, for --help and error messages; N gets its
  * length. */

@@ -127,16 +127,16 @@ test_importer_open (void **state)
   struct disk *d;
 
   put (file, 0, 8192, 0x22);
-  d = importer_open (file, NULL);
+  d = importer_open (file, NULL, 0);
   assert_non_null (d);
   assert_string_equal (d->ops->name, "raw");
   disk_close (d);
-  d = importer_open (file, "raw");
+  d = importer_open (file, "raw", 0);
   assert_non_null (d);
   disk_close (d);
-  assert_null (importer_open (file, "qcow7"));
-  assert_null (importer_open (dir, NULL));
-  assert_null (importer_open (path ("missing.img"), NULL));
+  assert_null (importer_open (file, "qcow7", 0));
+  assert_null (importer_open (dir, NULL, 0));
+  assert_null (importer_open (path ("missing.img"), NULL, 0));
 }
 
 static int
