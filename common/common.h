@@ -267,6 +267,13 @@ struct disk_ops {
 
   /* Free the private part (called by disk_close). */
   void (*close) (struct disk *d);
+
+  /* Optional: a pointer to COUNT bytes of the disk at OFFSET, valid
+   * until close, or NULL when the range cannot be mapped (the caller
+   * then uses pread).  A raw file maps its page cache, so the copy
+   * engine reads it without copying it into a buffer first.  The bytes
+   * may fault with SIGBUS if the file shrinks meanwhile. */
+  const uint8_t *(*map) (struct disk *d, uint64_t offset, size_t count);
 };
 
 /* Base struct first; formats embed it as the first member of their own. */
@@ -286,6 +293,9 @@ int disk_extents (struct disk *d, uint64_t offset, uint64_t length,
                   struct extent_vector *out);
 int disk_flush (struct disk *d);
 void disk_close (struct disk *d);
+/* d->ops->map if the format has it and the range is inside the disk,
+ * else NULL. */
+const uint8_t *disk_map (struct disk *d, uint64_t offset, size_t count);
 
 /* ------------------------------------------------------------------ */
 /* Text helpers. */

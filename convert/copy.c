@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <sys/mman.h>
 
 #include "convert.h"
@@ -42,8 +43,10 @@ struct run {
 };
 
 struct slot {
-  uint8_t *buf;
-  uint64_t offset;              /* of buf[0] on the disk */
+  uint8_t *buf;                 /* the slot's own buffer */
+  const uint8_t *data;          /* the chunk: buf, or the source's map */
+  bool mapped;                  /* data is in the source's mapping */
+  uint64_t offset;              /* of data[0] on the disk */
   size_t len;
   struct run *runs;             /* room for CHUNK / zero_unit + 1 */
   size_t nruns;
@@ -287,10 +290,58 @@ find_runs (struct slot *s, size_t unit)
   s->nruns = 0;
   while (i < s->len) {
     size_t n = MIN (s->len - i, unit - (s->offset + i) % unit);
-    if (!is_zero (s->buf + i, n))
+    if (!is_zero (s->data + i, n))
       add_run (s, i, n);
     i += n;
   }
+}
+
+/* A mapped source faults with SIGBUS if its file shrinks under us: the
+ * reader that touched it jumps back and reports, instead of dying. */
+static __thread sigjmp_buf *bus_jump;
+
+static void
+on_sigbus (int sig)
+{
+  if (bus_jump)
+    siglongjmp (*bus_jump, 1);
+  signal (SIGBUS, SIG_DFL);
+  raise (SIGBUS);
+}
+
+static int
+find_runs_mapped (struct copy *c, struct slot *s)
+{
+  sigjmp_buf jb;
+
+  if (sigsetjmp (jb, 1)) {
+    bus_jump = NULL;
+    hv_error (HV_E_IO, "%s: the file changed size while being read "
+              "(offset %" PRIu64 ")", c->src->filename, s->offset);
+    return -1;
+  }
+  bus_jump = &jb;
+  find_runs (s, c->zero_unit);
+  bus_jump = NULL;
+  return 0;
+}
+
+/* The chunk in the source's mapping, or read into the slot's buffer. */
+static int
+fill_slot (struct copy *c, struct slot *s, uint64_t offset, size_t len)
+{
+  const uint8_t *p = disk_map (c->src, offset, len);
+
+  s->offset = offset;
+  s->len = len;
+  s->mapped = p != NULL;
+  s->data = p ? p : s->buf;
+  if (p)
+    return find_runs_mapped (c, s);
+  if (disk_pread (c->src, s->buf, len, offset) == -1)
+    return -1;
+  find_runs (s, c->zero_unit);
+  return 0;
 }
 
 /* Read (and, for compressed sources, decode) one chunk into its slot.
@@ -311,11 +362,8 @@ read_one (struct copy *c)
   s = ring_get_free (&c->ring, seq);
   if (s == NULL)
     return 1;
-  if (disk_pread (c->src, s->buf, len, offset) == -1)
+  if (fill_slot (c, s, offset, len) == -1)
     return -1;
-  s->offset = offset;
-  s->len = len;
-  find_runs (s, c->zero_unit);
   ring_put_full (c, s);
   return 0;
 }
@@ -340,9 +388,13 @@ reader_main (void *arg)
 static size_t
 start_readers (struct copy *c, pthread_t *threads)
 {
+  struct sigaction bus = { .sa_handler = on_sigbus };
   sigset_t set, old;
   size_t n = 0;
   int err = 0;
+
+  sigemptyset (&bus.sa_mask);
+  sigaction (SIGBUS, &bus, NULL);
 
   sigemptyset (&set);
   sigaddset (&set, SIGINT);
@@ -364,17 +416,32 @@ start_readers (struct copy *c, pthread_t *threads)
 /* ---------------------------------------------------------------- */
 /* The writer (the calling thread). */
 
+/* Drop a mapped chunk's pages from our address space once written (the
+ * page cache keeps them), so the mapping does not grow the resident
+ * size beyond what the ring holds. */
+static void
+release_mapped (const struct slot *s)
+{
+  const uintptr_t page = 4096;
+  uintptr_t lo = (uintptr_t) s->data & ~(page - 1);
+  uintptr_t hi = ((uintptr_t) s->data + s->len) & ~(page - 1);
+
+  if (s->mapped && hi > lo)
+    madvise ((void *) lo, hi - lo, MADV_DONTNEED);
+}
+
 static int
 write_slot (struct copy *c, const struct slot *s)
 {
   for (size_t i = 0; i < s->nruns; i++) {
     const struct run *run = &s->runs[i];
-    if (disk_pwrite (c->dst, s->buf + run->start, run->len,
+    if (disk_pwrite (c->dst, s->data + run->start, run->len,
                      s->offset + run->start) == -1)
       return -1;
     c->bytes_written += run->len;
     c->unsynced += run->len;
   }
+  release_mapped (s);
   progress_update (c->progress, s->offset + s->len);
   return 0;
 }
