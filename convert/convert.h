@@ -25,6 +25,7 @@ enum {
  * subcommand's name. */
 
 int cmd_disk (int argc, char **argv);
+int cmd_import (int argc, char **argv);
 int cmd_vhd (int argc, char **argv);
 
 /* ------------------------------------------------------------------ */
@@ -108,6 +109,33 @@ int output_commit (struct output *o);
 /* Remove the temporary unless committed, and free O.  Accepts an output
  * that output_begin failed on. */
 void output_end (struct output *o);
+
+/* vm-json.c: NAME.json, the VM model with REPORT (JSON text) as
+ * "report".  malloc'd, or NULL after reporting. */
+char *vm_json (const struct vm *vm, const char *report);
+
+/* outdir.c: output directories (a machine) appear atomically: files are
+ * written into a hidden temporary directory in PARENT, which is renamed
+ * to PARENT/NAME when complete. */
+struct outdir {
+  char *final;       /* PARENT/NAME */
+  char *tmp;         /* the temporary directory */
+  bool force;        /* replace an existing PARENT/NAME */
+  bool committed;
+};
+/* Create PARENT if needed and the temporary directory; refuses an
+ * existing PARENT/NAME unless FORCE.  0 or -1 after reporting. */
+int outdir_begin (struct outdir *o, const char *parent, const char *name,
+                  bool force);
+/* The path of FILE in the temporary directory (malloc'd). */
+char *outdir_path (const struct outdir *o, const char *file);
+/* Write TEXT as FILE in the temporary directory, fsync'd. */
+int outdir_write (const struct outdir *o, const char *file,
+                  const char *text);
+/* fsync the directory and rename it to PARENT/NAME; fsync PARENT. */
+int outdir_commit (struct outdir *o);
+/* Remove the temporary directory unless committed, and free O. */
+void outdir_end (struct outdir *o);
 
 /* Install the handlers of SIGINT, SIGTERM and SIGHUP: they set
  * hv_interrupted to the signal number.  Without SA_RESTART, so a blocked

@@ -78,4 +78,49 @@ struct disk *raw_open (const char *filename, unsigned flags);
 int raw_file_size (int fd, const char *filename, uint64_t *size,
                    uint32_t *sector_size);
 
+/* ------------------------------------------------------------------ */
+/* Machine descriptions (machines.c): a file read into the VM model. */
+
+/* One description format; the table in machines.c lists them in probe
+ * order, "disk" (a bare image or device) last. */
+struct machine_format {
+  const char *name;   /* "vmc", "disk": what --source-format accepts */
+  /* Does the start of the file (HEAD, LEN bytes) look like this? */
+  bool (*probe) (const char *head, size_t len);
+  /* Read FILENAME into a model; FLAGS as for importer_open.  NULL after
+   * reporting. */
+  struct vm *(*load) (const char *filename, unsigned flags);
+};
+
+/* Read a machine description (FORMAT NULL: detect by content).  The
+ * model's disks are resolved paths, checked to be regular files or
+ * block devices; the images themselves are opened later. */
+struct vm *importer_load_vm (const char *filename, const char *format,
+                             unsigned flags);
+const struct machine_format *machine_formats (size_t *n);
+
+/* vmc.c: Virtual PC / Virtual Server machines. */
+bool vmc_probe (const char *head, size_t len);
+struct vm *vmc_load (const char *filename, unsigned flags);
+
+/* xml.c: XML from hostile files (no network, no DOCTYPE, bounded size).
+ * The node type is libxml2's; include <libxml/tree.h> to use them. */
+struct _xmlDoc;
+struct _xmlNode;
+/* Read all of a regular file of at most MAX bytes, NUL-terminated. */
+int importer_read_file (const char *filename, size_t max, char **buf,
+                        size_t *len);
+struct _xmlDoc *xml_read (const char *filename);
+struct _xmlDoc *xml_parse (const char *filename, const char *buf,
+                           size_t len);
+/* The first child element named NAME (local name, any namespace), the
+ * next sibling element so named, the element at "a/b/c" below N. */
+struct _xmlNode *xml_child (const struct _xmlNode *parent, const char *name);
+struct _xmlNode *xml_next (const struct _xmlNode *after, const char *name);
+struct _xmlNode *xml_path (const struct _xmlNode *n, const char *path);
+/* Text content trimmed, or an attribute (any namespace); malloc'd, NULL
+ * if N or the attribute is absent. */
+char *xml_text (const struct _xmlNode *n);
+char *xml_attr (const struct _xmlNode *n, const char *name);
+
 #endif /* HV_IMPORTERS_H */
