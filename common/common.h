@@ -346,6 +346,7 @@ struct vm_disk {
   char *undo;                 /* an uncommitted undo disk over PATH (a
                                  differencing VHD), or NULL */
   char *output;               /* the converted VHD, once written */
+  uint64_t size;              /* its virtual size, once known */
 };
 
 struct vm_nic {

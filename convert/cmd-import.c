@@ -286,8 +286,10 @@ convert_one (const struct import_args *a, const struct outdir *o,
     v = vhd_create (path, &vo);
   }
   if (v && copy_disk (s, v, &co, &st) == 0 && disk_flush (v) == 0 &&
-      (d->output = strdup (file)) != NULL)
+      (d->output = strdup (file)) != NULL) {
+    d->size = s->size;
     report = disk_report (d, src, s, &st);
+  }
   disk_close (v);
   disk_close (s);
   free (path);
@@ -331,20 +333,46 @@ make_report (const struct vm *vm, const char *disks)
   return json_end (j);
 }
 
+/* One definition file, NAME.EXT, from TEXT (freed). */
 static int
-write_definitions (const struct outdir *o, const struct vm *vm,
-                   const char *disks)
+write_one (const struct outdir *o, const struct vm *vm, const char *ext,
+           char *text)
 {
-  char *report = make_report (vm, disks);
-  char *json = report ? vm_json (vm, report) : NULL;
   char file[256 + 16];
   int r = -1;
 
-  snprintf (file, sizeof file, "%s.json", vm->name);
-  if (json)
-    r = outdir_write (o, file, json);
-  free (json);
+  snprintf (file, sizeof file, "%s.%s", vm->name, ext);
+  if (text)
+    r = outdir_write (o, file, text);
+  free (text);
+  return r;
+}
+
+/* NAME.json, .ps1, .xml and .ovf.  The libvirt domain names the disks
+ * by absolute path, in the folder they will have after the rename. */
+static int
+write_definitions (const struct import_args *a, const struct outdir *o,
+                   const struct vm *vm, const char *disks)
+{
+  char *report = make_report (vm, disks), *json, *dir = NULL, *parent;
+  int r = -1;
+
+  json = report ? vm_json (vm, report) : NULL;
+  parent = realpath (a->outdir, NULL);
+  if (parent == NULL || asprintf (&dir, "%s/%s", parent, vm->name) == -1) {
+    hv_error (HV_E_IO, "%s: %m", a->outdir);
+    dir = NULL;
+  }
+  if (dir && write_one (o, vm, "json", json) == 0 &&
+      write_one (o, vm, "ps1", vm_ps1 (vm)) == 0 &&
+      write_one (o, vm, "xml", vm_libvirt_xml (vm, dir)) == 0 &&
+      write_one (o, vm, "ovf", vm_ovf (vm, dir)) == 0)
+    r = 0;
+  else if (dir == NULL)
+    free (json);
   free (report);
+  free (parent);
+  free (dir);
   return r;
 }
 
@@ -358,7 +386,7 @@ import_machine (const struct import_args *a, struct vm *vm)
   if (check_name (vm->name) == 0 &&
       outdir_begin (&o, a->outdir, vm->name, a->force) == 0 &&
       (disks = convert_disks (a, &o, vm)) != NULL &&
-      write_definitions (&o, vm, disks) == 0 && outdir_commit (&o) == 0)
+      write_definitions (a, &o, vm, disks) == 0 && outdir_commit (&o) == 0)
     r = 0;
   if (r == 0 && !events_enabled ())
     fprintf (stderr, "%s: %s -> %s/%s\n", hv_program_name, vm->source,
@@ -374,8 +402,10 @@ import (const struct import_args *a)
   struct vm *vm = load_machine (a);
   int r = -1;
 
-  if (vm && check_saved_state (a, vm) == 0 && check_undo (a, vm) == 0)
+  if (vm && check_saved_state (a, vm) == 0 && check_undo (a, vm) == 0) {
+    vm_place_for_hyperv (vm);
     r = import_machine (a, vm);
+  }
   vm_free (vm);
   return r;
 }

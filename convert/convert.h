@@ -114,6 +114,18 @@ void output_end (struct output *o);
  * "report".  malloc'd, or NULL after reporting. */
 char *vm_json (const struct vm *vm, const char *report);
 
+/* The other definitions, as text (malloc'd, or NULL after reporting).
+ * DIR is where the disks (vm_disk.output) are: vm-ps1.c, a Hyper-V
+ * PowerShell script run from that folder; vm-libvirt.c, a libvirt
+ * domain (DIR absolute); vm-ovf.c, an OVF 1.0 descriptor. */
+char *vm_ps1 (const struct vm *vm);
+char *vm_libvirt_xml (const struct vm *vm, const char *dir);
+char *vm_ovf (const struct vm *vm, const char *dir);
+
+/* vm-place.c: move drives where a Hyper-V machine of the model's
+ * generation can have them (warnings say what moved). */
+void vm_place_for_hyperv (struct vm *vm);
+
 /* outdir.c: output directories (a machine) appear atomically: files are
  * written into a hidden temporary directory in PARENT, which is renamed
  * to PARENT/NAME when complete. */
