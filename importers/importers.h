@@ -103,6 +103,10 @@ const struct machine_format *machine_formats (size_t *n);
 bool vmc_probe (const char *head, size_t len);
 struct vm *vmc_load (const char *filename, unsigned flags);
 
+/* vmx.c: VMware machines. */
+bool vmx_probe (const char *head, size_t len);
+struct vm *vmx_load (const char *filename, unsigned flags);
+
 /* xml.c: XML from hostile files (no network, no DOCTYPE, bounded size).
  * The node type is libxml2's; include <libxml/tree.h> to use them. */
 struct _xmlDoc;

@@ -34,6 +34,7 @@ disk_load (const char *filename, unsigned flags)
 
 static const struct machine_format formats[] = {
   { "vmc", vmc_probe, vmc_load },
+  { "vmx", vmx_probe, vmx_load },
   { "disk", disk_probe, disk_load },
 };
 
@@ -51,7 +52,7 @@ by_name (const char *name)
     if (strcmp (formats[i].name, name) == 0)
       return &formats[i];
   hv_error (HV_E_USAGE, "unknown machine description format '%s' (known: "
-            "vmc, disk)", name);
+            "vmc, vmx, disk)", name);
   return NULL;
 }
 
