@@ -79,9 +79,9 @@ xml_parse (const char *filename, const char *buf, size_t len)
                            XML_PARSE_NOWARNING);
   e = xmlCtxtGetLastError (ctxt);
   if (doc == NULL || !ctxt->wellFormed) {
-    hv_error (HV_E_FORMAT, "%s: line %d: not well-formed XML: %s", filename,
-              e ? e->line : 0,
-              e && e->message ? e->message : "parse error\n");
+    const char *m = e && e->message ? e->message : "parse error";
+    hv_error (HV_E_FORMAT, "%s: line %d: not well-formed XML: %.*s",
+              filename, e ? e->line : 0, (int) strcspn (m, "\n"), m);
     xmlFreeDoc (doc);
     doc = NULL;
   }
