@@ -245,82 +245,6 @@ check_undo (const struct import_args *a, struct vm *vm)
   return refused;
 }
 
-/* ---------------------------------------------------------------- */
-/* Disks. */
-
-static char *
-disk_report (const struct vm_disk *d, const char *src, const struct disk *s,
-             const struct copy_stats *st)
-{
-  struct json *j = json_new (NULL);
-
-  json_str (j, "output", d->output);
-  json_str (j, "source", src);
-  json_str (j, "format", s->ops->name);
-  json_u64 (j, "virtual_size", s->size);
-  json_u64 (j, "bytes_read", st->bytes_read);
-  json_u64 (j, "bytes_written", st->bytes_written);
-  json_double (j, "seconds", st->seconds);
-  return json_end (j);
-}
-
-/* Convert disk D (the source per the undo policy) into FILE in the
- * temporary directory.  Returns its report (JSON) or NULL. */
-static char *
-convert_one (const struct import_args *a, const struct outdir *o,
-             struct vm_disk *d, const char *file)
-{
-  const char *src = d->undo && a->undo == UNDO_COMMIT ? d->undo : d->path;
-  struct disk *s = importer_open (src, d->format, a->open_flags), *v = NULL;
-  char *path = outdir_path (o, file), *report = NULL;
-  struct copy_stats st;
-  struct copy_opts co = { .alloc_unit = a->type == VHD_TYPE_DYNAMIC
-                          ? VHD_DEFAULT_BLOCK : 0, .what = file,
-                          .writeback_fd = -1 };
-
-  if (s && path && vhd_check_size (src, s->size) == 0) {
-    const struct vhd_create_opts vo = {
-      .type = a->type, .size = s->size, .block_size = VHD_DEFAULT_BLOCK,
-      .final_name = file,
-    };
-    v = vhd_create (path, &vo);
-  }
-  if (v && copy_disk (s, v, &co, &st) == 0 && disk_flush (v) == 0 &&
-      (d->output = strdup (file)) != NULL) {
-    d->size = s->size;
-    report = disk_report (d, src, s, &st);
-  }
-  disk_close (v);
-  disk_close (s);
-  free (path);
-  return report;
-}
-
-/* Every hard disk, in the model's order: NAME-disk1.vhd, ... */
-static char *
-convert_disks (const struct import_args *a, const struct outdir *o,
-               struct vm *vm)
-{
-  struct json *j = json_new (NULL);
-  unsigned n = 0;
-  char key[32], file[256 + 32], *rep;
-
-  for (size_t i = 0; i < vm->disks.len; i++) {
-    struct vm_disk *d = &vm->disks.ptr[i];
-    if (d->media != VM_MEDIA_DISK)
-      continue;
-    snprintf (file, sizeof file, "%s-disk%u.vhd", vm->name, ++n);
-    if ((rep = convert_one (a, o, d, file)) == NULL) {
-      free (json_end (j));
-      return NULL;
-    }
-    snprintf (key, sizeof key, "disk%u", n);
-    json_raw (j, key, rep);
-    free (rep);
-  }
-  return json_end (j);
-}
-
 static char *
 make_report (const struct vm *vm, const char *disks)
 {
@@ -379,13 +303,17 @@ write_definitions (const struct import_args *a, const struct outdir *o,
 static int
 import_machine (const struct import_args *a, struct vm *vm)
 {
+  const struct import_opts io = {
+    .type = a->type, .open_flags = a->open_flags,
+    .commit_undo = a->undo == UNDO_COMMIT,
+  };
   struct outdir o;
   char *disks = NULL;
   int r = -1;
 
   if (check_name (vm->name) == 0 &&
       outdir_begin (&o, a->outdir, vm->name, a->force) == 0 &&
-      (disks = convert_disks (a, &o, vm)) != NULL &&
+      (disks = import_disks (&io, &o, vm)) != NULL &&
       write_definitions (a, &o, vm, disks) == 0 && outdir_commit (&o) == 0)
     r = 0;
   if (r == 0 && !events_enabled ())

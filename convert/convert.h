@@ -149,6 +149,30 @@ int outdir_commit (struct outdir *o);
 /* Remove the temporary directory unless committed, and free O. */
 void outdir_end (struct outdir *o);
 
+/* import-disks.c: the hard disks of an imported machine, converted into
+ * NAME-disk1.vhd, ... in the output directory (for an OVA, in one pass
+ * over the archive: import-ova.c).  Sets each disk's output and size;
+ * returns the report of the disks (a JSON object) or NULL. */
+struct copy_stats;
+struct import_opts {
+  int type;                  /* enum vhd_type */
+  unsigned open_flags;       /* IMPORTER_* */
+  bool commit_undo;          /* read undo disks through (else skip them) */
+};
+char *import_disks (const struct import_opts *io, const struct outdir *o,
+                    struct vm *vm);
+/* Shared with import-ova.c: the N-th disk's file name; a new VHD of
+ * SIZE bytes as FILE in the output directory; a disk's report. */
+void import_disk_name (const struct vm *vm, unsigned n, char *file,
+                       size_t len);
+struct disk *import_create_vhd (const struct import_opts *io,
+                                const struct outdir *o, const char *file,
+                                uint64_t size);
+char *import_disk_report (const struct vm_disk *d, const char *source,
+                          const char *format, const struct copy_stats *st);
+char *import_ova_disks (const struct import_opts *io,
+                        const struct outdir *o, struct vm *vm);
+
 /* Install the handlers of SIGINT, SIGTERM and SIGHUP: they set
  * hv_interrupted to the signal number.  Without SA_RESTART, so a blocked
  * system call returns EINTR and the loop checks the flag. */

@@ -35,6 +35,8 @@ disk_load (const char *filename, unsigned flags)
 static const struct machine_format formats[] = {
   { "vmc", vmc_probe, vmc_load },
   { "vmx", vmx_probe, vmx_load },
+  { "ovf", ovf_probe, ovf_load },
+  { "ova", ova_probe, ova_load },
   { "disk", disk_probe, disk_load },
 };
 
@@ -52,7 +54,7 @@ by_name (const char *name)
     if (strcmp (formats[i].name, name) == 0)
       return &formats[i];
   hv_error (HV_E_USAGE, "unknown machine description format '%s' (known: "
-            "vmc, vmx, disk)", name);
+            "vmc, vmx, ovf, ova, disk)", name);
   return NULL;
 }
 
