@@ -28,38 +28,25 @@ free_ide (const struct vm *vm)
   return -1;
 }
 
-static bool
-has_ide_disk (const struct vm *vm)
-{
-  for (size_t i = 0; i < vm->disks.len; i++)
-    if (vm->disks.ptr[i].media == VM_MEDIA_DISK &&
-        vm->disks.ptr[i].bus == VM_BUS_IDE)
-      return true;
-  return false;
-}
-
-/* Generation 1: the first hard disk moves to IDE if none is there. */
+/* Generation 1: the first hard disk (the one the source boots from)
+ * moves to the first free IDE position if it is on another bus. */
 static void
 place_gen1 (struct vm *vm)
 {
+  struct vm_disk *d = NULL;
   int p;
 
-  if (has_ide_disk (vm))
+  for (size_t i = 0; d == NULL && i < vm->disks.len; i++)
+    if (vm->disks.ptr[i].media == VM_MEDIA_DISK)
+      d = &vm->disks.ptr[i];
+  if (d == NULL || d->bus == VM_BUS_IDE || (p = free_ide (vm)) == -1)
     return;
-  for (size_t i = 0; i < vm->disks.len; i++) {
-    struct vm_disk *d = &vm->disks.ptr[i];
-    if (d->media != VM_MEDIA_DISK)
-      continue;
-    if ((p = free_ide (vm)) == -1)
-      return;
-    vm_warn (vm, HV_E_UNSUPPORTED, "%s: disk on %s %u:%u moved to IDE "
-             "%d:%d: a generation 1 machine boots from IDE", vm->name,
-             vm_bus_name (d->bus), d->controller, d->slot, p / 2, p % 2);
-    d->bus = VM_BUS_IDE;
-    d->controller = p / 2;
-    d->slot = p % 2;
-    return;
-  }
+  vm_warn (vm, HV_E_UNSUPPORTED, "%s: disk on %s %u:%u moved to IDE %d:%d: "
+           "a generation 1 machine boots from IDE", vm->name,
+           vm_bus_name (d->bus), d->controller, d->slot, p / 2, p % 2);
+  d->bus = VM_BUS_IDE;
+  d->controller = p / 2;
+  d->slot = p % 2;
 }
 
 /* Generation 2: everything on SCSI controller 0, in order. */
