@@ -484,7 +484,7 @@ vmc_load (const char *filename, unsigned flags)
     vm_free (c.vm);
     c.vm = NULL;
   }
-  if (c.vm)
+  if (c.vm && c.vm->disks.len > 1)
     qsort (c.vm->disks.ptr, c.vm->disks.len, sizeof *c.vm->disks.ptr,
            drive_order);
   free (name);
