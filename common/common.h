@@ -353,7 +353,10 @@ struct vm_disk {
   char *path;                 /* the image, resolved; NULL: empty drive */
   char *format;               /* importer format name, NULL: detect */
   char *host_drive;           /* a host drive the source names ("D") */
+  char *undo;                 /* an uncommitted undo disk over PATH (a
+                                 differencing VHD), or NULL */
   char *output;               /* the converted VHD, once written */
+  uint64_t size;              /* its virtual size, once known */
 };
 
 struct vm_nic {
@@ -374,6 +377,7 @@ struct vm {
   unsigned vcpus;
   enum vm_firmware firmware;  /* BIOS: generation 1; UEFI: generation 2 */
   char *guest_os;             /* as the source names it, or NULL */
+  char *saved_state;          /* a saved memory state (.vsv), or NULL */
   struct vm_disk_vector disks;
   struct vm_nic_vector nics;
   struct string_vector warnings;  /* said to the user on the way */

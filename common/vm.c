@@ -77,6 +77,7 @@ disk_free (struct vm_disk *d)
   free (d->path);
   free (d->format);
   free (d->host_drive);
+  free (d->undo);
   free (d->output);
 }
 
@@ -97,6 +98,7 @@ vm_add_disk (struct vm *vm, const struct vm_disk *d)
   c.path = dup_or_null (d->path, &failed);
   c.format = dup_or_null (d->format, &failed);
   c.host_drive = dup_or_null (d->host_drive, &failed);
+  c.undo = dup_or_null (d->undo, &failed);
   c.output = dup_or_null (d->output, &failed);
   if (failed || vm_disk_vector_append (&vm->disks, c) == -1) {
     hv_error (HV_E_NOMEM, "%s: %m", vm->source);
@@ -208,5 +210,6 @@ vm_free (struct vm *vm)
   free (vm->name);
   free (vm->source);
   free (vm->guest_os);
+  free (vm->saved_state);
   free (vm);
 }
