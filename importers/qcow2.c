@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/stat.h>
 
 #include "qcow2-internal.h"
 
@@ -67,6 +68,67 @@ backing_format (const struct qcow2 *q)
   return "";
 }
 
+/* The QCOW2 images of the backing chain this thread is opening, top
+ * first, so that a loop (a -> b -> a) is named as one rather than found
+ * by the depth limit of importer_open_related after 64 opens. */
+struct file_id {
+  dev_t dev;
+  ino_t ino;
+};
+static __thread struct file_id opening[IMPORTER_MAX_DEPTH];
+static __thread size_t n_opening;
+
+/* Is the backing file at PATH one of the images being opened? */
+static int
+check_loop (const struct qcow2 *q, const char *path)
+{
+  struct stat st;
+
+  if (stat (path, &st) == -1)     /* missing: the open reports it */
+    return 0;
+  for (size_t i = 0; i < n_opening; i++)
+    if (opening[i].dev == st.st_dev && opening[i].ino == st.st_ino) {
+      hv_error (HV_E_FORMAT, "%s: backing file '%s' leads back to %s: the "
+                "backing chain is a loop", q->d.filename, q->h.backing_file,
+                path);
+      return -1;
+    }
+  return 0;
+}
+
+/* Open the backing file (as the format the image names, if it does)
+ * with this image on the stack of images being opened. */
+static int
+open_related (struct qcow2 *q, const char *fmt, unsigned flags)
+{
+  struct stat st;
+  char *path;
+  int r;
+
+  if (fstat (q->fd, &st) == -1) {
+    hv_error (HV_E_IO, "%s: %m", q->d.filename);
+    return -1;
+  }
+  path = importer_related_path (q->d.filename, q->h.backing_file, flags,
+                                "backing file");
+  if (path == NULL)
+    return -1;
+  r = check_loop (q, path);
+  free (path);
+  if (r == 0 && n_opening == IMPORTER_MAX_DEPTH) {
+    hv_error (HV_E_FORMAT, "%s: backing file chain deeper than %d images",
+              q->d.filename, IMPORTER_MAX_DEPTH);
+    r = -1;
+  }
+  if (r == -1)
+    return -1;
+  opening[n_opening++] = (struct file_id) { st.st_dev, st.st_ino };
+  q->backing = importer_open_related (q->d.filename, q->h.backing_file, fmt,
+                                      flags, "backing file");
+  n_opening--;
+  return q->backing ? 0 : -1;
+}
+
 static int
 open_backing (struct qcow2 *q, unsigned flags)
 {
@@ -77,9 +139,7 @@ open_backing (struct qcow2 *q, unsigned flags)
   fmt = backing_format (q);
   if (fmt && fmt[0] == '\0')
     return -1;
-  q->backing = importer_open_related (q->d.filename, q->h.backing_file, fmt,
-                                      flags, "backing file");
-  return q->backing ? 0 : -1;
+  return open_related (q, fmt, flags);
 }
 
 /* How many L1 entries the virtual size needs, and whether the table
