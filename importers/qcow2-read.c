@@ -410,10 +410,11 @@ inflate_cluster (struct qcow2 *q, struct decoder *dec,
   dec->z.next_out = out;
   dec->z.avail_out = q->cluster_size;
   ret = inflate (&dec->z, Z_FINISH);
-  if (dec->z.avail_out != 0 || (ret != Z_STREAM_END && ret != Z_BUF_ERROR))
-    return inflate_error (q, c, dec->z.avail_out ? "inflates to less than "
-                          "the cluster size" : "invalid deflate data",
-                          dec->z.msg);
+  if (ret != Z_STREAM_END && ret != Z_BUF_ERROR)
+    return inflate_error (q, c, "invalid deflate data", dec->z.msg);
+  if (dec->z.avail_out != 0)
+    return inflate_error (q, c, "inflates to less than the cluster size",
+                          NULL);
   if (ret == Z_BUF_ERROR && check_overflow (dec) == -1)
     return inflate_error (q, c, "inflates past the cluster size", NULL);
   return 0;

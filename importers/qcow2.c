@@ -223,7 +223,10 @@ load_l1 (struct qcow2 *q)
 }
 
 /* The geometry that follows from cluster_bits, and the virtual size of
- * the disk: whole 512-byte sectors, as every disk format counts. */
+ * the disk: whole 512-byte sectors, as every disk format counts.  qemu
+ * never makes a size that is not, and reads one as whole sectors
+ * rounded down (total_sectors = size / 512): so do we, to read the
+ * same disk as qemu. */
 static void
 set_geometry (struct qcow2 *q)
 {
@@ -233,11 +236,11 @@ set_geometry (struct qcow2 *q)
   q->csize_shift = 62 - (q->cluster_bits - 8);
   q->csize_mask = (1ULL << (q->cluster_bits - 8)) - 1;
   q->d.sector_size = 512;
-  q->d.size = ROUND_UP (q->h.size, 512);
+  q->d.size = q->h.size / 512 * 512;
   if (q->d.size != q->h.size)
     hv_warning (HV_E_FORMAT, "%s: virtual size %" PRIu64 " is not a "
-                "multiple of 512 bytes; reading it as %" PRIu64 " bytes "
-                "padded with zeros", q->d.filename, q->h.size, q->d.size);
+                "multiple of 512 bytes; reading the first %" PRIu64
+                " bytes, as qemu does", q->d.filename, q->h.size, q->d.size);
 }
 
 static int
