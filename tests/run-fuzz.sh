@@ -1,11 +1,12 @@
 #!/bin/bash
 # run-fuzz.sh NAME SEEDS [LIBFUZZER-OPTION...]: build the libFuzzer target
-# tests/NAME.c from the vhd/, importers/ and common/ sources and run it,
-# one job, for FUZZ_TIME seconds (default 600), seeded from tests/SEEDS/.
-# New inputs go to NAME-out/corpus/ (kept between runs), findings to
-# NAME-out/; exits 1 if there are any.  Used by `make fuzz`, `make
-# fuzz-write` and `make fuzz-qcow2` in tests/, which set CLANG,
-# top_srcdir, top_builddir, OPENSSL_LIBS and ZLIB_LIBS.
+# tests/NAME.c (with fuzz-disk.c, the helpers of fuzz.h) from the vhd/,
+# importers/ and common/ sources and run it, one job, for FUZZ_TIME
+# seconds (default 600), seeded from tests/SEEDS/.  New inputs go to
+# NAME-out/corpus/ (kept between runs), findings to NAME-out/; exits 1
+# if there are any.  Used by `make fuzz`, `make fuzz-write` and `make
+# fuzz-qcow2` in tests/, which set CLANG, top_srcdir, top_builddir,
+# OPENSSL_LIBS and ZLIB_LIBS.
 set -euo pipefail
 name=$1 seeds=$2
 shift 2
@@ -25,7 +26,8 @@ mkdir -p "$out/corpus"
 "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -I"$top_builddir" \
   -I"$top_srcdir/common" -I"$top_srcdir/vhd" -I"$top_srcdir/importers" \
-  "$top_srcdir/tests/$name.c" "$top_srcdir"/vhd/*.c \
+  "$top_srcdir/tests/$name.c" "$top_srcdir/tests/fuzz-disk.c" \
+  "$top_srcdir"/vhd/*.c \
   "$top_srcdir"/importers/*.c "$top_srcdir"/common/*.c $OPENSSL_LIBS \
   $ZLIB_LIBS -pthread -o "$out/$name"
 echo "run-fuzz.sh: $name for $FUZZ_TIME s; log: $out/fuzz-0.log"
