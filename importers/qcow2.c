@@ -184,8 +184,8 @@ check_l1_entry (struct qcow2 *q, uint32_t i)
 
   if (off == 0)
     return 0;
-  if (off % q->cluster_size || off > q->file_size - q->cluster_size ||
-      q->file_size < q->cluster_size) {
+  if (off % q->cluster_size || q->file_size < q->cluster_size ||
+      off > q->file_size - q->cluster_size) {
     hv_error (HV_E_FORMAT, "%s: L1 entry %" PRIu32 " (at offset %" PRIu64
               "): the L2 table at offset %" PRIu64 " is not cluster-aligned "
               "or lies past the end of the file (%" PRIu64 " bytes)",
