@@ -263,8 +263,37 @@ entries_at (struct qcow2 *q, uint64_t l2_off, uint64_t vcl,
   return cur->first + cur->n - vcl;
 }
 
+/* How many clusters, at most N, from guest cluster VCL (in the L2 table
+ * at L2_OFF) are of the first one's kind, set in FIRST (data clusters:
+ * also contiguous in the file).  0 after reporting. */
+static size_t
+run_in_table (struct qcow2 *q, struct cursor *cur, uint64_t l2_off,
+              uint64_t vcl, size_t n, struct cluster *first)
+{
+  const size_t idx = vcl & ((1ULL << q->l2_bits) - 1);
+  const size_t have = entries_at (q, l2_off, vcl, cur);
+  const uint64_t *e;
+  size_t k;
+
+  if (have == 0)
+    return 0;
+  e = cur->e + (vcl - cur->first);
+  n = MIN (n, have);
+  if (classify (q, l2_off, idx, e[0], first) == -1)
+    return 0;
+  for (k = 1; k < n; k++) {
+    struct cluster c;
+    if (classify (q, l2_off, idx + k, e[k], &c) == -1)
+      return 0;
+    if (!continues (q, first, &c, k))
+      break;
+  }
+  return k;
+}
+
 /* The run of clusters of one kind that starts at guest OFFSET, at most
- * MAX bytes long and within one batch of one L2 table. */
+ * MAX bytes long and within one L2 table (and one batch of its entries
+ * if it has one). */
 static int
 map_run (struct qcow2 *q, struct cursor *cur, uint64_t offset, uint64_t max,
          struct run *r)
@@ -273,28 +302,12 @@ map_run (struct qcow2 *q, struct cursor *cur, uint64_t offset, uint64_t max,
   const uint64_t in_cl = offset & (q->cluster_size - 1);
   const size_t idx = vcl & ((1ULL << q->l2_bits) - 1);
   const uint64_t l2_off = q->l1[vcl >> q->l2_bits] & QCOW2_OFFSET_MASK;
-  const uint64_t want = DIV_ROUND_UP (in_cl + MIN (max, BATCH * q->cluster_size),
-                                      q->cluster_size);
-  size_t n = ((size_t) 1 << q->l2_bits) - idx, k = 1;
-  const uint64_t *e = NULL;
+  const size_t to_end = ((size_t) 1 << q->l2_bits) - idx;
+  size_t k = MIN (DIV_ROUND_UP (in_cl + max, q->cluster_size), to_end);
 
   r->c = (struct cluster) { .kind = K_UNALLOCATED };
-  if (l2_off) {
-    n = entries_at (q, l2_off, vcl, cur);
-    e = cur->e + (vcl - cur->first);
-    if (n == 0 || classify (q, l2_off, idx, e[0], &r->c) == -1)
-      return -1;
-  }
-  n = MIN (n, want);
-  for (; e && k < n; k++) {
-    struct cluster c;
-    if (classify (q, l2_off, idx + k, e[k], &c) == -1)
-      return -1;
-    if (!continues (q, &r->c, &c, k))
-      break;
-  }
-  if (!e)
-    k = n;
+  if (l2_off && (k = run_in_table (q, cur, l2_off, vcl, k, &r->c)) == 0)
+    return -1;
   if (r->c.kind == K_DATA)
     r->c.host += in_cl;
   r->length = MIN (k * q->cluster_size - in_cl, max);
