@@ -72,6 +72,12 @@ const struct importer_format *importer_formats (size_t *n);
 bool raw_probe (int fd, uint64_t file_size);
 struct disk *raw_open (const char *filename, unsigned flags);
 
+/* qcow2.c: QCOW2 versions 2 and 3 (qemu), read-only, with backing
+ * files; encrypted images, external data files, extended L2 entries
+ * and zstd compression are refused by name. */
+bool qcow2_probe (int fd, uint64_t file_size);
+struct disk *qcow2_open (const char *filename, unsigned flags);
+
 /* The size of an open regular file or block device in bytes, and its
  * logical sector size (512 for files).  Reports with FILENAME and
  * returns -1 on failure. */
