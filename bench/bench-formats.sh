@@ -2,8 +2,10 @@
 # bench/bench-formats.sh: `hvconvert disk` from foreign formats against
 # `qemu-img convert -O vpc -o subformat=dynamic` (issue 4's targets).
 #
-# The same 2 GiB content as bench-disk.sh (about half random data, half
-# unallocated) is stored by qemu-img as a streamOptimized VMDK, a
+# The layout of bench-disk.sh (2 GiB, about half data, half unallocated),
+# with text data that deflate compresses to about 3/4 (random bytes would
+# leave "compressed" formats uncompressed), is stored by qemu-img as a
+# streamOptimized VMDK, a
 # compressed QCOW2, a dynamic VDI and a dynamic VHDX.  Each is converted
 # into a dynamic VHD by both tools, alternating, N runs each; the median
 # wall time and peak RSS of each tool and the ratios ours/qemu (plain,
@@ -48,16 +50,16 @@ formats=("$@")
 [[ ${#formats[@]} -gt 0 ]] || formats=(vmdk-so qcow2-c vdi vhdx)
 
 mkdir -p "$dir"
-if [[ ! -f $dir/sparse.img ]]; then
+if [[ ! -f $dir/text.img ]]; then
   echo "bench-formats: building the 2 GiB content in $dir" >&2
-  make_raw "$dir/sparse.img"
+  make_raw "$dir/text.img" text
 fi
 for f in "${formats[@]}"; do
   [[ -n ${create[$f]:-} ]] || die "unknown source kind '$f'"
   if [[ ! -f $dir/src.$f ]]; then
     echo "bench-formats: qemu-img convert ${create[$f]} -> src.$f" >&2
     # shellcheck disable=SC2086 # the options are words
-    qemu-img convert -f raw ${create[$f]} "$dir/sparse.img" "$dir/src.$f"
+    qemu-img convert -f raw ${create[$f]} "$dir/text.img" "$dir/src.$f"
   fi
 done
 sync
@@ -67,6 +69,6 @@ for f in "${formats[@]}"; do
 done
 rm -f "$dir/out.vhd" "$dir/time.txt" "$dir/stderr.txt"
 if [[ $keep == no ]]; then
-  rm -f "$dir/sparse.img"
+  rm -f "$dir/text.img"
   for f in "${formats[@]}"; do rm -f "$dir/src.$f"; done
 fi

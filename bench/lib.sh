@@ -40,13 +40,22 @@ layout () {
   }'
 }
 
-# make_raw FILE: the 2 GiB layout as a sparse raw file (zeros are holes).
+# make_raw FILE [text]: the 2 GiB layout as a sparse raw file (zeros
+# are holes).  The data is random bytes, or with "text" base64 text of
+# random bytes, which deflate shrinks to about 3/4 as it does real
+# files, so compressed formats really hold compressed clusters.
 make_raw () {
+  local src=/dev/urandom
   truncate -s "$size" "$1"
+  if [[ ${2:-} == text ]]; then
+    src=$(dirname "$1")/.text.tmp
+    head -c $((region * 3 / 4)) /dev/urandom | base64 -w 0 >"$src"
+  fi
   layout | while read -r seek count; do
-    dd if=/dev/urandom of="$1" bs=$unit seek="$seek" count="$count" \
-       conv=notrunc status=none
+    dd if="$src" of="$1" bs=$unit seek="$seek" count="$count" \
+       conv=notrunc status=none iflag=fullblock
   done
+  [[ $src == /dev/urandom ]] || rm -f "$src"
 }
 
 # One timed run: prints "SECONDS MAXRSS_KIB".  $dir/out.vhd is removed
