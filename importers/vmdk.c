@@ -572,7 +572,7 @@ vmdk_setup (struct vmdk *v, unsigned flags)
   }
   if (vmdk_looks_like_descriptor (head, n))
     r = open_descriptor (v, fd, flags);
-  else if (n >= 4 && vmdk_probe (fd, 4))
+  else if (vmdk_probe (fd, (uint64_t) n))
     r = open_monolithic (v, flags);
   else {
     hv_error (HV_E_FORMAT, "%s: not a VMDK: neither a sparse file (\"KDMV\" "
