@@ -337,8 +337,11 @@ open_flat (struct vmdk *v, struct piece *e, const struct vmdk_desc_extent *x,
     return -1;
   }
   e->flat = importer_open (path, "raw", flags & ~IMPORTER_DEPTH_MASK);
-  if (e->flat == NULL)
+  if (e->flat == NULL) {
+    hv_error (HV_E_FORMAT, "%s: cannot open its extent '%s'", v->d.filename,
+              x->file);
     return -1;
+  }
   if (ckd_add (&need, e->flat_offset, e->length) || need > e->flat->size)
     hv_warning (HV_E_FORMAT, "%s: extent '%s' holds %" PRIu64 " bytes, "
                 "less than the %" PRIu64 " bytes from sector %" PRIu64
@@ -519,6 +522,16 @@ open_monolithic (struct vmdk *v, unsigned flags)
   return r;
 }
 
+/* Text, then nothing or only NULs: qemu-img convert pads a descriptor
+ * file with NULs to a whole sector. */
+static bool
+nul_padded (const char *text, size_t len)
+{
+  const char *nul = memchr (text, '\0', len);
+
+  return nul == NULL || is_zero (nul, len - (nul - text));
+}
+
 /* A text descriptor naming extent files. */
 static int
 open_descriptor (struct vmdk *v, int fd, unsigned flags)
@@ -544,9 +557,9 @@ open_descriptor (struct vmdk *v, int fd, unsigned flags)
     hv_error (HV_E_NOMEM, "%s: %m", v->d.filename);
   else if (full_pread (fd, text, st.st_size, 0) == -1)
     hv_error (HV_E_IO, "%s: reading the descriptor: %m", v->d.filename);
-  else if (memchr (text, '\0', st.st_size))
-    hv_error (HV_E_FORMAT, "%s: the descriptor holds binary data (a NUL "
-              "byte)", v->d.filename);
+  else if (!nul_padded (text, st.st_size))
+    hv_error (HV_E_FORMAT, "%s: the descriptor holds binary data (bytes "
+              "after a NUL)", v->d.filename);
   else if (vmdk_desc_parse (v->d.filename, text, st.st_size, &desc) == 0 &&
            use_descriptor (v, &desc) == 0 &&
            open_pieces (v, &desc, flags) == 0 &&
