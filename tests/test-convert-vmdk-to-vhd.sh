@@ -136,14 +136,16 @@ qemu-io -f vmdk -c 'write -P 0x99 2M 4K' "$tmp/chain/base.vmdk" >/dev/null
 convert "$tmp/chain/delta.vmdk" "$tmp/changed.vhd"
 assert_grep "parentCID is .* but its parent 'base.vmdk' has CID" "$tmp/stderr"
 python3 - "$tmp/chain/base.vmdk" "$tmp/chain/delta.vmdk" <<'PY'
-import re, sys
+import re, struct, sys
 base, delta = (open(p, "rb").read() for p in sys.argv[1:3])
-# qemu writes a changed CID without leading zeros.
+# qemu writes a changed CID without leading zeros.  The embedded
+# descriptor is rewritten within its own NUL-padded sectors.
 cid = re.search(rb"\nCID=([0-9a-f]{1,8})\n", base).group(1)
-fixed = re.sub(rb"\nparentCID=[0-9a-f]{1,8}\n",
-               b"\nparentCID=" + cid + b"\n", delta, 1)
-assert fixed != delta
-open(sys.argv[2], "wb").write(fixed)
+off, n = (512 * v for v in struct.unpack_from("<QQ", delta, 28))
+desc = re.sub(rb"\nparentCID=[0-9a-f]{1,8}\n", b"\nparentCID=" + cid + b"\n",
+              delta[off:off + n].rstrip(b"\0"), 1).ljust(n, b"\0")
+assert len(desc) == n
+open(sys.argv[2], "wb").write(delta[:off] + desc + delta[off + n:])
 PY
 assert_identical "$tmp/chain/delta.vmdk" vmdk "$tmp/changed.vhd"
 
