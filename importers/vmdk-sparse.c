@@ -556,7 +556,11 @@ inflate_grain (struct vmdk_sparse *s, const uint8_t *in, size_t len,
 }
 
 /* The compressed bytes of grain G at SECTOR: the marker is checked and
- * skipped.  *DATA gets a malloc'd buffer, *START and *LEN the stream. */
+ * skipped.  *DATA gets a malloc'd buffer, *START and *LEN the stream.
+ * With markers, a first read of half a grain holds most compressed
+ * grains whole, and the rest is read once the marker gave the size (so
+ * we read about what is stored, not the bound).  Without markers the
+ * size is unknown until inflated: the bound is read. */
 static int
 read_compressed (struct vmdk_sparse *s, uint64_t sector, uint64_t g,
                  uint8_t **data, size_t *start, size_t *len)
@@ -564,19 +568,21 @@ read_compressed (struct vmdk_sparse *s, uint64_t sector, uint64_t g,
   const uint64_t off = sector * VMDK_SECTOR;
   const size_t head = s->markers ? MARKER_SIZE : 0;
   const size_t n = MIN (head + s->max_compressed, s->file_size - off);
+  const size_t first = s->markers ? MIN (n, head + s->grain / 2) : n;
   uint64_t lba;
 
+  if (n <= head) {
+    hv_error (HV_E_FORMAT, "%s: grain %" PRIu64 " at offset %" PRIu64
+              " is cut off by the end of the file", s->label, g, off);
+    return -1;
+  }
   *data = malloc (n);
   if (*data == NULL) {
     hv_error (HV_E_NOMEM, "%s: %m", s->label);
     return -1;
   }
-  if (n <= head || read_at (s, *data, n, off, "compressed grain") == -1) {
-    if (n <= head)
-      hv_error (HV_E_FORMAT, "%s: grain %" PRIu64 " at offset %" PRIu64
-                " is cut off by the end of the file", s->label, g, off);
+  if (read_at (s, *data, first, off, "compressed grain") == -1)
     return -1;
-  }
   *start = head;
   *len = n - head;
   if (!s->markers)
@@ -595,6 +601,9 @@ read_compressed (struct vmdk_sparse *s, uint64_t sector, uint64_t g,
               *len == 0 ? "zero" : "beyond the file or the grain's bound");
     return -1;
   }
+  if (head + *len > first)
+    return read_at (s, *data + first, head + *len - first, off + first,
+                    "compressed grain");
   return 0;
 }
 
