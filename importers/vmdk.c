@@ -82,31 +82,8 @@ find_piece (struct vmdk *v, uint64_t offset)
   return &v->ext[lo];
 }
 
-/* Unallocated grains: the parent's data, zeros past its end or without
- * one. */
-static int
-unallocated_pread (struct vmdk *v, uint8_t *buf, size_t count,
-                   uint64_t offset)
-{
-  const uint64_t psize = v->parent ? v->parent->size : 0;
-  const size_t n = offset >= psize ? 0 : MIN (count, psize - offset);
-
-  memset (buf + n, 0, count - n);
-  return n ? disk_pread (v->parent, buf, n, offset) : 0;
-}
-
-/* A flat extent: bytes past the end of its file read as zeros (the open
- * warned about a short file). */
-static int
-flat_pread (struct piece *e, uint8_t *buf, size_t count, uint64_t rel)
-{
-  const uint64_t at = e->flat_offset + rel;
-  const size_t n = at >= e->flat->size ? 0 : MIN (count, e->flat->size - at);
-
-  memset (buf + n, 0, count - n);
-  return n ? disk_pread (e->flat, buf, n, at) : 0;
-}
-
+/* Unallocated grains, and the part of the extent past the file's
+ * capacity, read from the parent (zeros without one or past its end). */
 static int
 sparse_pread (struct vmdk *v, struct piece *e, uint8_t *buf, size_t count,
               uint64_t rel)
@@ -119,7 +96,7 @@ sparse_pread (struct vmdk *v, struct piece *e, uint8_t *buf, size_t count,
     const uint64_t in = rel % grain;
     size_t n = MIN (count, rel < e->sparse_size ? e->sparse_size - rel : 0);
     if (n == 0)                 /* past the capacity of the file */
-      return unallocated_pread (v, buf, count, e->start + rel);
+      return disk_pread_padded (v->parent, buf, count, e->start + rel);
     if (vmdk_sparse_lookup (e->sparse, rel / grain,
                             DIV_ROUND_UP (in + n, grain), &run) == -1)
       return -1;
@@ -127,7 +104,7 @@ sparse_pread (struct vmdk *v, struct piece *e, uint8_t *buf, size_t count,
     if (run.kind == VMDK_GRAIN_DATA)
       r = vmdk_sparse_pread (e->sparse, &run, buf, n, rel);
     else if (run.kind == VMDK_GRAIN_UNALLOCATED)
-      r = unallocated_pread (v, buf, n, e->start + rel);
+      r = disk_pread_padded (v->parent, buf, n, e->start + rel);
     else
       memset (buf, 0, n);
     buf += n;
@@ -151,7 +128,8 @@ vmdk_pread (struct disk *d, void *buf, size_t count, uint64_t offset)
     if (e->kind == KIND_ZERO)
       memset (p, 0, n);
     else if (e->kind == KIND_FLAT)
-      r = flat_pread (e, p, n, rel);
+      /* Past the end of a short file: zeros (the open warned). */
+      r = disk_pread_padded (e->flat, p, n, e->flat_offset + rel);
     else
       r = sparse_pread (v, e, p, n, rel);
     if (r == -1)
@@ -167,62 +145,12 @@ vmdk_pread (struct disk *d, void *buf, size_t count, uint64_t offset)
 /* Extents. */
 
 static int
-add_extent (struct vmdk *v, struct extent_vector *out, uint64_t offset,
-            uint64_t length, enum extent_type type)
-{
-  struct extent *last = out->len ? &out->ptr[out->len - 1] : NULL;
-
-  if (length == 0)
-    return 0;
-  if (last && last->type == type && last->offset + last->length == offset) {
-    last->length += length;
-    return 0;
-  }
-  if (extent_vector_append (out, (struct extent) { offset, length, type })) {
-    hv_error (HV_E_NOMEM, "%s: extents: %m", v->d.filename);
-    return -1;
-  }
-  return 0;
-}
-
-/* The extents of DISK for [AT, AT+LEN), moved by SHIFT (disk offset =
- * offset in DISK + SHIFT); zeros past its end. */
-static int
-sub_extents (struct vmdk *v, struct disk *disk, uint64_t at, uint64_t len,
-             uint64_t shift, struct extent_vector *out)
-{
-  const uint64_t end = at + len;
-  struct extent_vector sub = { 0 };
-  int r = 0;
-
-  while (r == 0 && at < MIN (end, disk->size)) {
-    sub.len = 0;
-    r = disk_extents (disk, at, MIN (end, disk->size) - at, &sub);
-    if (r == 0 && sub.len == 0) {
-      hv_error (HV_E_INTERNAL, "%s: no extents at offset %" PRIu64,
-                disk->filename, at);
-      r = -1;
-    }
-    for (size_t i = 0; r == 0 && i < sub.len; i++) {
-      const struct extent *x = &sub.ptr[i];
-      const uint64_t n = MIN (x->length, end - x->offset);
-      r = add_extent (v, out, x->offset + shift, n, x->type);
-      at = x->offset + n;
-    }
-  }
-  free (sub.ptr);
-  if (r == 0 && at < end)
-    r = add_extent (v, out, at + shift, end - at, EXTENT_ZERO);
-  return r;
-}
-
-static int
 unallocated_extents (struct vmdk *v, uint64_t offset, uint64_t len,
                      struct extent_vector *out)
 {
   if (v->parent == NULL)
-    return add_extent (v, out, offset, len, EXTENT_ZERO);
-  return sub_extents (v, v->parent, offset, len, 0, out);
+    return extents_add (out, v->d.filename, offset, len, EXTENT_ZERO);
+  return extents_of_sub_disk (out, v->d.filename, v->parent, offset, len, 0);
 }
 
 static int
@@ -246,8 +174,8 @@ sparse_extents (struct vmdk *v, struct piece *e, uint64_t rel, uint64_t len,
     if (run.kind == VMDK_GRAIN_UNALLOCATED)
       r = unallocated_extents (v, e->start + rel, n, out);
     else
-      r = add_extent (v, out, e->start + rel, n, run.kind == VMDK_GRAIN_DATA
-                      ? EXTENT_DATA : EXTENT_ZERO);
+      r = extents_add (out, v->d.filename, e->start + rel, n,
+                       run.kind == VMDK_GRAIN_DATA ? EXTENT_DATA : EXTENT_ZERO);
     rel += n;
   }
   return r;
@@ -266,10 +194,11 @@ vmdk_extents (struct disk *d, uint64_t offset, uint64_t length,
     const uint64_t n = MIN (end - offset, e->length - rel);
     int r;
     if (e->kind == KIND_ZERO)
-      r = add_extent (v, out, offset, n, EXTENT_ZERO);
+      r = extents_add (out, d->filename, offset, n, EXTENT_ZERO);
     else if (e->kind == KIND_FLAT)
-      r = sub_extents (v, e->flat, e->flat_offset + rel, n,
-                       e->start - e->flat_offset, out);
+      r = extents_of_sub_disk (out, d->filename, e->flat,
+                               e->flat_offset + rel, n,
+                               e->start - e->flat_offset);
     else
       r = sparse_extents (v, e, rel, n, out);
     if (r == -1)

@@ -26,10 +26,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "fuzz.h"
 #include "importers.h"
 
-#define READ_BUDGET (32 * MiB)   /* bytes read per input, at most */
-#define CHUNK (1 * MiB)
 #define EXTENT_CALLS 10000       /* disk_extents calls per input */
 #define SPARSE_BYTES (24 * 512)
 
@@ -59,20 +58,6 @@ die (const char *what)
   dprintf (STDERR_FILENO, "fuzz-vmdk: %s\n", what);
   cleanup ();
   abort ();
-}
-
-/* As in fuzz-vhd.c: the library's messages go to /dev/null unless
- * FUZZ_VMDK_VERBOSE is set; libFuzzer and the sanitizers still print. */
-static void
-quiet (void)
-{
-  FILE *null;
-
-  if (getenv ("FUZZ_VMDK_VERBOSE"))
-    return;
-  null = fopen ("/dev/null", "w");
-  if (null)
-    stderr = null;
 }
 
 static void
@@ -133,7 +118,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  buf = malloc (CHUNK);
+  buf = malloc (FUZZ_CHUNK);
   if (buf == NULL || mkdtemp (dir) == NULL ||
       (dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
       (start_fd = open (".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -141,55 +126,18 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   snprintf (input, sizeof input, "%s/input.vmdk", dir);
   atexit (cleanup);
   make_helpers ();
-  quiet ();
+  fuzz_quiet ("FUZZ_VMDK_VERBOSE");
   return 0;
 }
 
-/* Read [OFF, OFF+LEN) in chunks within the budget; a ZERO extent must
- * read as zeros. */
-static void
-read_range (struct disk *d, uint64_t off, uint64_t len, bool zero,
-            uint64_t *budget)
-{
-  while (len > 0 && *budget > 0) {
-    size_t n = MIN (MIN (len, (uint64_t) CHUNK), *budget);
-    if (disk_pread (d, buf, n, off) == -1)
-      return;               /* an error on bad input is fine */
-    if (zero && !is_zero (buf, n))
-      die ("an EXTENT_ZERO range does not read as zeros");
-    off += n;
-    len -= n;
-    *budget -= n;
-  }
-}
-
+/* Read every extent; abort if the disk breaks its promises. */
 static void
 read_disk (struct disk *d)
 {
-  struct extent_vector ev = { 0 };
-  uint64_t off = 0, budget = READ_BUDGET;
+  const char *broken = fuzz_read_disk (d, buf, EXTENT_CALLS);
 
-  for (int calls = 0; off < d->size && calls < EXTENT_CALLS; calls++) {
-    ev.len = 0;
-    if (disk_extents (d, off, d->size - off, &ev) == -1)
-      break;
-    if (ev.len == 0)
-      die ("disk_extents made no progress");
-    for (size_t i = 0; i < ev.len; i++) {
-      const struct extent *e = &ev.ptr[i];
-      if (e->offset != off || e->length == 0 ||
-          e->length > d->size - off)
-        die ("extents are not contiguous, in order and inside the disk");
-      read_range (d, e->offset, e->length, e->type == EXTENT_ZERO, &budget);
-      off += e->length;
-    }
-  }
-  free (ev.ptr);
-  /* An unaligned read across grains and a read of the last byte. */
-  if (d->size > 10000)
-    disk_pread (d, buf, 9000, 3);
-  if (d->size > 0)
-    disk_pread (d, buf, 1, d->size - 1);
+  if (broken)
+    die (broken);
 }
 
 int

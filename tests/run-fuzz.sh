@@ -25,7 +25,8 @@ mkdir -p "$out/corpus"
 "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -I"$top_builddir" \
   -I"$top_srcdir/common" -I"$top_srcdir/vhd" -I"$top_srcdir/importers" \
-  "$top_srcdir/tests/$name.c" "$top_srcdir"/vhd/*.c "$top_srcdir"/common/*.c \
+  "$top_srcdir/tests/$name.c" "$top_srcdir/tests/fuzz-read.c" \
+  "$top_srcdir"/vhd/*.c "$top_srcdir"/common/*.c \
   "$top_srcdir"/importers/*.c $OPENSSL_LIBS $ZLIB_LIBS -o "$out/$name"
 echo "run-fuzz.sh: $name for $FUZZ_TIME s; log: $out/fuzz-0.log"
 # Paths are absolute: the targets change directory while an input runs.
