@@ -220,6 +220,26 @@ assert_identical "$tmp/vmfs.vmdk" vmdk "$tmp/vmfs.vhd"
 assert_identical "$tmp/src.img" raw "$tmp/vmfs.vhd"
 assert_read "$tmp/vmfs.vmdk"
 
+# More extent files than the usual soft limit of 1024 open files (a
+# twoGbMaxExtent disk of 2 TiB has over 1000): 1100 FLAT extents, in
+# reverse order of their offsets into one file, read under that limit.
+n=1100
+head -c $((n * 4096)) /dev/urandom >"$tmp/many.raw"
+{ printf '# Disk DescriptorFile\nversion=1\nparentCID=ffffffff\n'
+  printf 'createType="twoGbMaxExtentFlat"\n'
+  for ((i = n - 1; i >= 0; i--)); do
+    printf 'RW 8 FLAT "many.raw" %d\n' $((i * 8))
+  done; } >"$tmp/many.vmdk"
+python3 - "$tmp/many.raw" "$tmp/many-expected.raw" $n <<'PY'
+import sys
+data, n = open(sys.argv[1], "rb").read(), int(sys.argv[3])
+with open(sys.argv[2], "wb") as out:
+    for i in reversed(range(n)):
+        out.write(data[i * 4096:(i + 1) * 4096])
+PY
+(ulimit -Sn 1024 && convert "$tmp/many.vmdk" "$tmp/many.vhd")
+assert_identical "$tmp/many-expected.raw" raw "$tmp/many.vhd"
+
 # --format vmdk on a file that is not one fails and says so.
 "$HVCONVERT" disk --format vmdk "$tmp/src.img" "$tmp/notvmdk.vhd" \
   2>"$tmp/stderr" && fail "a raw image converted as vmdk"
