@@ -23,6 +23,12 @@
  * larger is not a descriptor. */
 #define VMDK_DESC_MAX (256 * KiB)
 
+/* The grain directories one disk may load in all: 2040 GiB, the VHD
+ * limit, in the smallest grains (512 bytes) needs 32 MiB.  A budget for
+ * the disk, not a limit per extent, so a descriptor naming one crafted
+ * file a thousand times cannot make us allocate a thousand of them. */
+#define VMDK_GD_MAX (32 * MiB)
+
 /* parentCID when there is no parent. */
 #define VMDK_CID_NONE 0xffffffffu
 
@@ -108,11 +114,13 @@ struct vmdk_run {
 };
 
 /* Open the KDMV file PATH; messages start with LABEL (the file as the
- * user named it, or "DESCRIPTOR: extent NAME").  Reads and checks the header (the footer of a
- * streamOptimized file whose grain directory is at its end) and the grain
- * directory.  Refuses COWD and SESparse files by name.  Returns NULL
- * after reporting. */
-struct vmdk_sparse *vmdk_sparse_open (const char *path, const char *label);
+ * user named it, or "DESCRIPTOR: extent NAME").  Reads and checks the
+ * header (the footer of a streamOptimized file whose grain directory is
+ * at its end) and the grain directory, whose size is taken from
+ * *GD_BUDGET (refused with "too-large" if it does not fit).  Refuses
+ * COWD and SESparse files by name.  Returns NULL after reporting. */
+struct vmdk_sparse *vmdk_sparse_open (const char *path, const char *label,
+                                      uint64_t *gd_budget);
 void vmdk_sparse_close (struct vmdk_sparse *s);
 
 uint64_t vmdk_sparse_capacity (const struct vmdk_sparse *s);   /* bytes */

@@ -37,7 +37,6 @@
 #define GTES_PER_GT      512
 #define GT_BYTES         (GTES_PER_GT * 4)
 #define MAX_GRAIN        2048           /* sectors: 1 MiB; VMware uses 128 */
-#define GD_MAX           (32 * MiB)     /* 2040 GiB in 512-byte grains */
 #define GT_CACHE_SLOTS   16             /* 16 x 2 KiB, each maps 512 grains */
 #define MARKER_SIZE      12             /* grain marker: lba u64, size u32 */
 
@@ -111,6 +110,7 @@ struct vmdk_sparse {
   uint64_t gd_len;
   bool compressed, markers, zero_gte;
   size_t max_compressed;        /* bytes a compressed grain may take */
+  uint64_t *gd_budget;          /* while opening: see vmdk_sparse_open */
 
   pthread_mutex_t lock;         /* guards the cache and the clock */
   struct gt_slot *cache;        /* GT_CACHE_SLOTS, allocated on first use */
@@ -258,13 +258,15 @@ check_geometry (struct vmdk_sparse *s)
   /* A deflate stream of one grain is at most a little longer than the
    * grain; allow twice that, like qemu. */
   s->max_compressed = 2 * (size_t) s->grain;
-  if (s->gd_len * 4 > GD_MAX) {
+  if (s->gd_len * 4 > *s->gd_budget) {
     hv_error (HV_E_TOO_LARGE, "%s: capacity %" PRIu64 " sectors in grains "
               "of %" PRIu64 " sectors needs a grain directory of %" PRIu64
-              " bytes, more than %llu", s->label, h->capacity, h->grain,
-              s->gd_len * 4, GD_MAX);
+              " bytes; the grain directories of a disk may take %llu bytes "
+              "in all", s->label, h->capacity, h->grain, s->gd_len * 4,
+              VMDK_GD_MAX);
     return -1;
   }
+  *s->gd_budget -= s->gd_len * 4;
   return 0;
 }
 
@@ -357,7 +359,7 @@ sparse_setup (struct vmdk_sparse *s)
 }
 
 struct vmdk_sparse *
-vmdk_sparse_open (const char *path, const char *label)
+vmdk_sparse_open (const char *path, const char *label, uint64_t *gd_budget)
 {
   struct vmdk_sparse *s = calloc (1, sizeof *s);
 
@@ -367,6 +369,7 @@ vmdk_sparse_open (const char *path, const char *label)
     return NULL;
   }
   pthread_mutex_init (&s->lock, NULL);
+  s->gd_budget = gd_budget;
   /* O_NONBLOCK: a FIFO named as an extent must not hang the open; the
    * type check refuses it right after. */
   s->fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);

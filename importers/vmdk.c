@@ -59,6 +59,7 @@ struct vmdk {
   struct disk *parent;          /* delta disks only */
   bool has_cid;
   uint32_t cid;
+  uint64_t gd_budget;           /* VMDK_GD_MAX less what extents loaded */
 };
 
 static const struct disk_ops vmdk_ops;
@@ -289,7 +290,7 @@ open_sparse (struct vmdk *v, struct piece *e,
     hv_error (HV_E_NOMEM, "%s: %m", v->d.filename);
     return -1;
   }
-  e->sparse = vmdk_sparse_open (path, label);
+  e->sparse = vmdk_sparse_open (path, label, &v->gd_budget);
   if (e->sparse && vmdk_sparse_capacity (e->sparse) != e->length)
     hv_warning (HV_E_FORMAT, "%s: its capacity is %" PRIu64 " sectors, but "
                 "the descriptor gives it %" PRIu64 "; reading %" PRIu64,
@@ -431,7 +432,8 @@ open_monolithic (struct vmdk *v, unsigned flags)
   e = &v->ext[v->next++];
   e->kind = KIND_SPARSE;
   e->type = VMDK_EXTENT_SPARSE;
-  e->sparse = vmdk_sparse_open (v->d.filename, v->d.filename);
+  e->sparse = vmdk_sparse_open (v->d.filename, v->d.filename,
+                                &v->gd_budget);
   if (e->sparse == NULL ||
       vmdk_sparse_descriptor (e->sparse, &text, &len) == -1)
     goto out;
@@ -538,6 +540,7 @@ vmdk_open (const char *filename, unsigned flags)
   }
   v->d.ops = &vmdk_ops;
   v->d.sector_size = VMDK_SECTOR;
+  v->gd_budget = VMDK_GD_MAX;
   if (vmdk_setup (v, flags) == -1) {
     disk_close (&v->d);
     return NULL;

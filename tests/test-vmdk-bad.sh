@@ -40,6 +40,30 @@ expect_code capacity-3tib.vmdk too-large
 expect_code capacity-huge.vmdk too-large
 expect_code gd-outside.vmdk format
 
+# One crafted sparse file named three times: its 12 MiB grain directory
+# (768 GiB in grains of one sector) fits the 32 MiB a disk may load
+# twice, not three times.  Made here: the file is sparse, 13 MiB long.
+python3 - "$tmp/gd.vmdk" <<'PY'
+import struct, sys
+h = bytearray(512)
+h[0:4] = b"KDMV"
+struct.pack_into("<IIQQQQIQQQB4sH", h, 4, 1, 1, 768 << 21, 1, 0, 0, 512,
+                 0, 1, 1 << 15, 0, b"\n \r\n", 0)
+with open(sys.argv[1], "wb") as f:
+    f.write(h)
+    f.truncate(13 << 20)
+PY
+{ printf '# Disk DescriptorFile\ncreateType="twoGbMaxExtentSparse"\n'
+  for i in 1 2 3; do printf 'RW %d SPARSE "gd.vmdk"\n' $((768 << 21)); done
+} >"$tmp/gd-thrice.vmdk"
+rm -f "$tmp/gd.vhd"
+"$HVCONVERT" --machine-readable=3 disk "$tmp/gd-thrice.vmdk" "$tmp/gd.vhd" \
+  3>"$tmp/events" 2>"$tmp/err" && fail "gd-thrice.vmdk converted"
+assert_grep "extent 'gd.vmdk': .*the grain directories of a disk may take" \
+  "$tmp/err"
+assert_events "$tmp/events" "by('error')[0]['code'] == 'too-large'" \
+  "gd-thrice.vmdk: error code"
+
 # A parent loop ends at the chain limit with a message that says so.
 "$HVCONVERT" disk "$bad/loop-a.vmdk" "$tmp/loop.vhd" 2>"$tmp/err" &&
   fail "loop-a.vmdk converted"
