@@ -230,6 +230,12 @@ check_version_flags (struct vmdk_sparse *s)
   /* As qemu: the algorithm, not the flag, says grains are compressed. */
   s->compressed = h->compress == COMPRESS_DEFLATE;
   s->markers = h->flags & FLAG_MARKERS;
+  if (s->markers && !s->compressed) {
+    hv_error (HV_E_UNSUPPORTED, "%s: header flags 0x%" PRIx32 ": grain "
+              "markers on uncompressed grains are not a known layout",
+              s->label, h->flags);
+    return -1;
+  }
   s->zero_gte = h->flags & FLAG_ZERO_GTE;
   if (h->unclean)
     hv_warning (HV_E_FORMAT, "%s: the disk was not closed cleanly (was the "

@@ -44,7 +44,6 @@ enum kind { KIND_FLAT, KIND_SPARSE, KIND_ZERO };
  * copy engine's (common.h). */
 struct piece {
   enum kind kind;
-  enum vmdk_extent_type type;   /* as the descriptor said, for messages */
   uint64_t start, length;       /* bytes of the virtual disk */
   struct disk *flat;            /* FLAT, VMFS: the file as a raw disk */
   uint64_t flat_offset;         /* bytes into it */
@@ -234,10 +233,9 @@ static const struct disk_ops vmdk_ops = {
 /* ---------------------------------------------------------------- */
 /* Opening the extents. */
 
-/* Append a piece of LENGTH bytes at the end of the disk. */
+/* Append a piece of SECTORS at the end of the disk. */
 static struct piece *
-new_piece (struct vmdk *v, enum kind kind, enum vmdk_extent_type type,
-           uint64_t sectors)
+new_piece (struct vmdk *v, enum kind kind, uint64_t sectors)
 {
   struct piece *e;
   uint64_t length, end;
@@ -249,8 +247,7 @@ new_piece (struct vmdk *v, enum kind kind, enum vmdk_extent_type type,
     return NULL;
   }
   e = &v->ext[v->next++];
-  *e = (struct piece) { .kind = kind, .type = type, .start = v->d.size,
-                        .length = length };
+  *e = (struct piece) { .kind = kind, .start = v->d.size, .length = length };
   v->d.size = end;
   return e;
 }
@@ -314,7 +311,7 @@ open_piece (struct vmdk *v, const struct vmdk_desc_extent *x, unsigned flags)
   if (vmdk_check_extent (v->d.filename, x) == -1)
     return -1;
   e = new_piece (v, x->type == VMDK_EXTENT_ZERO ? KIND_ZERO
-                 : sparse ? KIND_SPARSE : KIND_FLAT, x->type, x->sectors);
+                 : sparse ? KIND_SPARSE : KIND_FLAT, x->sectors);
   if (e == NULL || e->kind == KIND_ZERO)
     return e ? 0 : -1;
   path = importer_related_path (v->d.filename, x->file, flags, "extent");
@@ -431,7 +428,6 @@ open_monolithic (struct vmdk *v, unsigned flags)
   }
   e = &v->ext[v->next++];
   e->kind = KIND_SPARSE;
-  e->type = VMDK_EXTENT_SPARSE;
   e->sparse = vmdk_sparse_open (v->d.filename, v->d.filename,
                                 &v->gd_budget);
   if (e->sparse == NULL ||
