@@ -93,3 +93,63 @@ disk_close (struct disk *d)
   free (d->filename);
   free (d);
 }
+
+int
+extents_add (struct extent_vector *out, const char *file, uint64_t offset,
+             uint64_t length, enum extent_type type)
+{
+  struct extent *last = out->len ? &out->ptr[out->len - 1] : NULL;
+
+  if (length == 0)
+    return 0;
+  if (last && last->type == type && last->offset + last->length == offset) {
+    last->length += length;
+    return 0;
+  }
+  if (extent_vector_append (out, (struct extent) { offset, length, type })) {
+    hv_error (HV_E_NOMEM, "%s: extents: %m", file);
+    return -1;
+  }
+  return 0;
+}
+
+/* disk_extents may stop short: ask again from where it stopped. */
+int
+extents_of_sub_disk (struct extent_vector *out, const char *file,
+                     struct disk *d, uint64_t at, uint64_t len,
+                     uint64_t shift)
+{
+  const uint64_t end = at + len, stop = MIN (end, d->size);
+  struct extent_vector sub = { 0 };
+  int r = 0;
+
+  while (r == 0 && at < stop) {
+    sub.len = 0;
+    r = disk_extents (d, at, stop - at, &sub);
+    if (r == 0 && sub.len == 0) {
+      hv_error (HV_E_INTERNAL, "%s: no extents at offset %" PRIu64,
+                d->filename, at);
+      r = -1;
+    }
+    for (size_t i = 0; r == 0 && i < sub.len; i++) {
+      const struct extent *x = &sub.ptr[i];
+      const uint64_t n = MIN (x->length, stop - x->offset);
+      r = extents_add (out, file, x->offset + shift, n, x->type);
+      at = x->offset + n;
+    }
+  }
+  free (sub.ptr);
+  if (r == 0 && at < end)
+    r = extents_add (out, file, at + shift, end - at, EXTENT_ZERO);
+  return r;
+}
+
+int
+disk_pread_padded (struct disk *d, void *buf, size_t count, uint64_t offset)
+{
+  const uint64_t size = d ? d->size : 0;
+  const size_t n = offset >= size ? 0 : MIN (count, size - offset);
+
+  memset ((uint8_t *) buf + n, 0, count - n);
+  return n ? disk_pread (d, buf, n, offset) : 0;
+}

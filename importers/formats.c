@@ -22,6 +22,7 @@ vhd_open_readonly (const char *filename, unsigned flags)
 static const struct importer_format formats[] = {
   { "vhd", vhd_probe, vhd_open_readonly },
   { "qcow2", qcow2_probe, qcow2_open },
+  { "vmdk", vmdk_probe, vmdk_open },
   { "raw", raw_probe, raw_open },
 };
 

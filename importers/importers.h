@@ -77,6 +77,11 @@ struct disk *raw_open (const char *filename, unsigned flags);
  * and zstd compression are refused by name. */
 bool qcow2_probe (int fd, uint64_t file_size);
 struct disk *qcow2_open (const char *filename, unsigned flags);
+/* vmdk.c: VMware VMDK, a text descriptor or a KDMV sparse file
+ * (monolithicSparse, monolithicFlat, twoGbMaxExtentSparse/Flat, vmfs,
+ * streamOptimized, and delta disks of them). */
+bool vmdk_probe (int fd, uint64_t file_size);
+struct disk *vmdk_open (const char *filename, unsigned flags);
 
 /* The size of an open regular file or block device in bytes, and its
  * logical sector size (512 for files).  Reports with FILENAME and
