@@ -449,16 +449,6 @@ open_monolithic (struct vmdk *v, unsigned flags)
   return r;
 }
 
-/* Text, then nothing or only NULs: qemu-img convert pads a descriptor
- * file with NULs to a whole sector. */
-static bool
-nul_padded (const char *text, size_t len)
-{
-  const char *nul = memchr (text, '\0', len);
-
-  return nul == NULL || is_zero (nul, len - (nul - text));
-}
-
 /* A text descriptor naming extent files. */
 static int
 open_descriptor (struct vmdk *v, int fd, unsigned flags)
@@ -484,10 +474,11 @@ open_descriptor (struct vmdk *v, int fd, unsigned flags)
     hv_error (HV_E_NOMEM, "%s: %m", v->d.filename);
   else if (full_pread (fd, text, st.st_size, 0) == -1)
     hv_error (HV_E_IO, "%s: reading the descriptor: %m", v->d.filename);
-  else if (!nul_padded (text, st.st_size))
-    hv_error (HV_E_FORMAT, "%s: the descriptor holds binary data (bytes "
-              "after a NUL)", v->d.filename);
-  else if (vmdk_desc_parse (v->d.filename, text, st.st_size, &desc) == 0 &&
+  /* The text ends at the first NUL, as for qemu: qemu-img pads a
+   * descriptor file with NULs, and qemu's CID update can leave a
+   * shorter text followed by a NUL and the tail of the old one. */
+  else if (vmdk_desc_parse (v->d.filename, text,
+                            strnlen (text, st.st_size), &desc) == 0 &&
            use_descriptor (v, &desc) == 0 &&
            open_pieces (v, &desc, flags) == 0 &&
            open_parent (v, &desc, flags) == 0)
