@@ -11,6 +11,7 @@
 #include <config.h>
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "convert.h"
 #include "importers.h"
@@ -220,6 +221,38 @@ check_saved_state (const struct import_args *a, struct vm *vm)
   return -1;
 }
 
+/* Do A and B name the same image: the same file (whatever the path
+ * says), or the same name in an archive? */
+static bool
+same_image (const char *a, const char *b)
+{
+  struct stat sa, sb;
+
+  if (stat (a, &sa) == 0 && stat (b, &sb) == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  return strcmp (a, b) == 0;
+}
+
+/* The same image as two drives would be converted twice and written by
+ * two machines' worth of guests: a description error. */
+static int
+check_duplicates (struct vm *vm)
+{
+  for (size_t i = 0; i < vm->disks.len; i++)
+    for (size_t j = 0; j < i; j++) {
+      const struct vm_disk *a = &vm->disks.ptr[i], *b = &vm->disks.ptr[j];
+      if (a->media == VM_MEDIA_DISK && b->media == VM_MEDIA_DISK &&
+          a->path && b->path && same_image (a->path, b->path)) {
+        hv_error (HV_E_FORMAT, "%s: disk %s is attached twice (%s %u:%u "
+                  "and %s %u:%u)", vm->source, a->path, vm_bus_name (b->bus),
+                  b->controller, b->slot, vm_bus_name (a->bus),
+                  a->controller, a->slot);
+        return -1;
+      }
+    }
+  return 0;
+}
+
 /* Undo disks hold changes not yet committed to their disks. */
 static int
 check_undo (const struct import_args *a, struct vm *vm)
@@ -331,7 +364,8 @@ import (const struct import_args *a)
   struct vm *vm = load_machine (a);
   int r = -1;
 
-  if (vm && check_saved_state (a, vm) == 0 && check_undo (a, vm) == 0) {
+  if (vm && check_duplicates (vm) == 0 && check_saved_state (a, vm) == 0 &&
+      check_undo (a, vm) == 0) {
     vm_place_for_hyperv (vm);
     r = import_machine (a, vm);
   }

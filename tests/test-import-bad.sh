@@ -61,6 +61,8 @@ bad dotdot.vmc "is outside the image's directory"
 ln -sf /dev/zero "$d/zero.img"
 vmc device.vmc "$(drive 'zero.img')"
 bad device.vmc "is not a regular file" --allow-outside-paths
+vmc twice.vmc "$(drive 'disk.img' | sed 's,</ide_controller>,</ide_controller><ide_controller id="1"><location id="1"><drive_type type="integer">1</drive_type><pathname><relative type="string">disk.img</relative></pathname></location></ide_controller>,')"
+bad twice.vmc "disk.img is attached twice (ide 0:0 and ide 1:1)"
 vmc notvpc.vmc ''
 sed -i 's/preferences/machine/g' "$d/notvpc.vmc"
 bad notvpc.vmc "not <preferences>" --source-format vmc
