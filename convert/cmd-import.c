@@ -10,6 +10,7 @@
  */
 #include <config.h>
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -279,12 +280,39 @@ check_undo (const struct import_args *a, struct vm *vm)
   return refused;
 }
 
+/* The SHA-256 of a description file (small: cheap), as hex in OUT.
+ * False for an archive or a disk, which are not hashed here. */
+static bool
+description_sha256 (const struct vm *vm, char out[65])
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  char *buf;
+  size_t n;
+  bool ok;
+
+  if (strcmp (vm->source_format, "disk") == 0 ||
+      strcmp (vm->source_format, "ova") == 0 ||
+      importer_read_file (vm->source, 16 * MiB, &buf, &n) == -1)
+    return false;
+  ok = EVP_Digest (buf, n, md, &len, EVP_sha256 (), NULL) == 1;
+  for (unsigned i = 0; ok && i < len; i++)
+    snprintf (out + 2 * i, 3, "%02x", md[i]);
+  free (buf);
+  return ok;
+}
+
 static char *
 make_report (const struct vm *vm, const char *disks)
 {
   struct json *j = json_new (NULL);
+  char sha[65];
 
   json_str (j, "hvconvert_version", PACKAGE_VERSION);
+  if (description_sha256 (vm, sha))
+    json_str (j, "source_sha256", sha);
+  else
+    json_raw (j, "source_sha256", NULL);
   json_raw (j, "disks", disks);
   json_raw (j, "inject", NULL);
   json_raw (j, "verify", NULL);

@@ -162,14 +162,16 @@ struct import_opts {
 char *import_disks (const struct import_opts *io, const struct outdir *o,
                     struct vm *vm);
 /* Shared with import-ova.c: the N-th disk's file name; a new VHD of
- * SIZE bytes as FILE in the output directory; a disk's report. */
+ * SIZE bytes as FILE in the output directory; a disk's report (SHA256
+ * of what was read, when it was cheap to have, else NULL). */
 void import_disk_name (const struct vm *vm, unsigned n, char *file,
                        size_t len);
 struct disk *import_create_vhd (const struct import_opts *io,
                                 const struct outdir *o, const char *file,
                                 uint64_t size);
 char *import_disk_report (const struct vm_disk *d, const char *source,
-                          const char *format, const struct copy_stats *st);
+                          const char *format, const char *sha256,
+                          const struct copy_stats *st);
 char *import_ova_disks (const struct import_opts *io,
                         const struct outdir *o, struct vm *vm);
 

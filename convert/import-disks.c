@@ -39,7 +39,8 @@ import_create_vhd (const struct import_opts *io, const struct outdir *o,
 
 char *
 import_disk_report (const struct vm_disk *d, const char *source,
-                    const char *format, const struct copy_stats *st)
+                    const char *format, const char *sha256,
+                    const struct copy_stats *st)
 {
   struct json *j = json_new (NULL);
 
@@ -50,6 +51,10 @@ import_disk_report (const struct vm_disk *d, const char *source,
   json_u64 (j, "bytes_read", st->bytes_read);
   json_u64 (j, "bytes_written", st->bytes_written);
   json_double (j, "seconds", st->seconds);
+  if (sha256)
+    json_str (j, "sha256", sha256);
+  else
+    json_raw (j, "sha256", NULL);
   return json_end (j);
 }
 
@@ -71,7 +76,7 @@ convert_one (const struct import_opts *io, const struct outdir *o,
   if (v && copy_disk (s, v, &co, &st) == 0 && disk_flush (v) == 0 &&
       (d->output = strdup (file)) != NULL) {
     d->size = s->size;
-    report = import_disk_report (d, src, s->ops->name, &st);
+    report = import_disk_report (d, src, s->ops->name, NULL, &st);
   }
   disk_close (v);
   disk_close (s);

@@ -131,6 +131,15 @@ extract_and_convert (struct ova_import *x, struct vm_disk *d,
   return r;
 }
 
+/* The entry's SHA-256, computed anyway for the manifest. */
+static const char *
+entry_sha256 (const struct ova_import *x, const char *name)
+{
+  const struct ova_digest *dg = ova_digest (x->ova, name);
+
+  return dg ? dg->sha256 : NULL;
+}
+
 static int
 convert_entry (struct ova_import *x, struct vm_disk *d, unsigned n,
                uint64_t size)
@@ -156,7 +165,8 @@ convert_entry (struct ova_import *x, struct vm_disk *d, unsigned n,
   st.seconds = now_seconds () - start;
   if (r == 0 && (d->output = strdup (file)) != NULL &&
       (rep = import_disk_report (d, d->path, stream ? "vmdk-stream"
-                                 : "extracted", &st)) != NULL) {
+                                 : "extracted", entry_sha256 (x, d->path),
+                                 &st)) != NULL) {
     snprintf (key, sizeof key, "disk%u", n);
     json_raw (x->report, key, rep);
   }

@@ -100,12 +100,15 @@ before=$(sha256sum "$tmp/good.ova")
 check good
 assert_eq "$(sha256sum "$tmp/good.ova")" "$before" "the OVA"
 python3 -c '
-import json, sys
+import hashlib, json, sys
 d = json.load(open(sys.argv[1]))
 rep = d["report"]["disks"]["disk1"]
 assert rep["format"] == "vmdk-stream", rep
+want = hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest()
+assert rep["sha256"] == want, (rep, want)
+assert d["report"]["source_sha256"] is None
 assert not d["warnings"][1:], d["warnings"]   # only the IDE move
-' "$out/good/good.json" || fail "good.json report"
+' "$out/good/good.json" "$w/disk1.vmdk" || fail "good.json report"
 
 # 2. gzip-compressed, SHA-1 manifest at the end, two disks (the second
 # a raw image: converted from a copy of the entry).

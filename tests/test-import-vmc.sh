@@ -107,6 +107,9 @@ nic = d["nics"][0]
 assert nic["mac"] == "00:03:ff:1a:2b:3c" and nic["network"] == "Local only"
 assert nic["synthetic"] is False
 assert d["report"]["disks"]["disk1"]["virtual_size"] == 64 << 20
+import hashlib
+want = hashlib.sha256(open(d["source"], "rb").read()).hexdigest()
+assert d["report"]["source_sha256"] == want, d["report"]
 PY
   virt-xml-validate "$dir/$name.xml" >/dev/null ||
     fail "$name: $name.xml is not a valid libvirt domain"
