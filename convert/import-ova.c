@@ -70,10 +70,11 @@ replay_read (void *opaque, void *buf, size_t n)
 
 static int
 stream_vmdk (struct ova_import *x, struct vm_disk *d, const char *file,
-             const uint8_t *first, struct copy_stats *st)
+             const uint8_t *first, uint64_t size, struct copy_stats *st)
 {
   struct replay rp = { .ova = x->ova, .first = first, .first_len = 512 };
-  struct vmdk_stream *s = vmdk_stream_start (d->path, replay_read, &rp);
+  struct vmdk_stream *s = vmdk_stream_start (d->path, replay_read, &rp,
+                                             size);
   struct disk *v = s ? import_create_vhd (x->io, x->o, file,
                                           vmdk_stream_size (s)) : NULL;
   int r = -1;
@@ -159,7 +160,7 @@ convert_entry (struct ova_import *x, struct vm_disk *d, unsigned n,
   stream = got == sizeof first && memcmp (first, "KDMV", 4) == 0 &&
     (load_le32 (first + 8) & (3u << 16)) == (3u << 16);
   if (stream)
-    r = stream_vmdk (x, d, file, first, &st);
+    r = stream_vmdk (x, d, file, first, size, &st);
   else
     r = extract_and_convert (x, d, file, first, got, &st);
   st.seconds = now_seconds () - start;

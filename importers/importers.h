@@ -149,13 +149,15 @@ void ova_close (struct ova *o);
 
 /* vmdk-stream.c: a streamOptimized VMDK read front to back from READ,
  * which fills BUF with exactly N bytes (or returns -1 after reporting;
- * running out is an error).  vmdk_stream_start reads the header;
+ * running out is an error), TOTAL bytes in all (0 if unknown: then it
+ * must end with an end-of-stream marker, which qemu-img does not
+ * write).  vmdk_stream_start reads the header;
  * vmdk_stream_copy writes every non-zero grain into DST (of at least
  * vmdk_stream_size bytes), *WRITTEN counting the bytes written. */
 typedef int (*vmdk_read_fn) (void *opaque, void *buf, size_t n);
 struct vmdk_stream;
 struct vmdk_stream *vmdk_stream_start (const char *name, vmdk_read_fn read,
-                                       void *opaque);
+                                       void *opaque, uint64_t total);
 uint64_t vmdk_stream_size (const struct vmdk_stream *s);
 int vmdk_stream_copy (struct vmdk_stream *s, struct disk *dst,
                       uint64_t *written);

@@ -30,12 +30,24 @@ struct vmdk_stream {
   const char *name;
   vmdk_read_fn read;
   void *opaque;
+  uint64_t total;            /* bytes in the stream, 0 if unknown */
+  uint64_t consumed;         /* bytes read so far */
   uint64_t capacity;         /* bytes */
   uint32_t grain;            /* bytes */
   uint8_t *zbuf;             /* one compressed grain, with its marker */
   size_t zcap;
   uint8_t *grain_buf;
 };
+
+/* Read exactly N bytes, counting them. */
+static int
+take (struct vmdk_stream *s, void *buf, size_t n)
+{
+  if (s->read (s->opaque, buf, n) == -1)
+    return -1;
+  s->consumed += n;
+  return 0;
+}
 
 /* Discard N bytes of the stream. */
 static int
@@ -45,7 +57,7 @@ skip (struct vmdk_stream *s, uint64_t n)
 
   while (n > 0) {
     size_t k = MIN (n, sizeof buf);
-    if (s->read (s->opaque, buf, k) == -1)
+    if (take (s, buf, k) == -1)
       return -1;
     n -= k;
   }
@@ -92,7 +104,8 @@ check_header (struct vmdk_stream *s, const uint8_t *h, uint64_t *overhead)
 }
 
 struct vmdk_stream *
-vmdk_stream_start (const char *name, vmdk_read_fn read, void *opaque)
+vmdk_stream_start (const char *name, vmdk_read_fn read, void *opaque,
+                   uint64_t total)
 {
   struct vmdk_stream *s = calloc (1, sizeof *s);
   uint8_t h[SECTOR];
@@ -102,8 +115,9 @@ vmdk_stream_start (const char *name, vmdk_read_fn read, void *opaque)
     hv_error (HV_E_NOMEM, "%s: %m", name);
     return NULL;
   }
-  *s = (struct vmdk_stream) { .name = name, .read = read, .opaque = opaque };
-  if (read (opaque, h, sizeof h) == -1 ||
+  *s = (struct vmdk_stream) { .name = name, .read = read, .opaque = opaque,
+                              .total = total };
+  if (take (s, h, sizeof h) == -1 ||
       check_header (s, h, &overhead) == -1 ||
       skip (s, (overhead - 1) * SECTOR) == -1) {
     free (s);
@@ -164,7 +178,7 @@ grain (struct vmdk_stream *s, uint64_t lba, uint32_t size, struct disk *dst,
               "boundary inside the disk", s->name, lba);
     return -1;
   }
-  if (s->read (s->opaque, s->zbuf + SECTOR, total - SECTOR) == -1 ||
+  if (take (s, s->zbuf + SECTOR, total - SECTOR) == -1 ||
       (n = inflate_grain (s, lba, size)) == -1)
     return -1;
   n = MIN ((uint64_t) n, s->capacity - at);
@@ -183,8 +197,11 @@ vmdk_stream_copy (struct vmdk_stream *s, struct disk *dst, uint64_t *written)
   for (;;) {
     uint64_t val;
     uint32_t size;
-    if (hv_check_interrupted () == -1 ||
-        s->read (s->opaque, m, SECTOR) == -1)
+    /* qemu-img writes no end-of-stream marker (its grain directory is
+     * at the front): the end of the data at a marker is the end. */
+    if (s->total && s->consumed == s->total)
+      return 0;
+    if (hv_check_interrupted () == -1 || take (s, m, SECTOR) == -1)
       return -1;
     val = load_le64 (m);
     size = load_le32 (m + 8);

@@ -123,6 +123,32 @@ check two
   fail "two: disk 2 differs"
 [ -z "$(find "$out/two" -name '.*')" ] || fail "a hidden file was left"
 
+# 2b. The same disk as VMware writes it (grain tables, directory and
+# footer at the end, an end-of-stream marker), and as qemu-img writes
+# it without the trailing zero sectors (no end-of-stream marker at all:
+# the end of the entry ends the stream).
+python3 "$top_srcdir/fixtures/make-bad-vmdk.py" stream "$src" "$w/disk1.vmdk"
+descriptor "$w/vm.ovf" ""
+pack "$tmp/vmware.ova" vm.ovf disk1.vmdk
+"$HVCONVERT" import "$tmp/vmware.ova" -o "$out" --name vmware 2>"$tmp/err" ||
+  fail "import VMware-style: $(cat "$tmp/err")"
+check vmware
+"$QEMU_IMG" convert -f raw -O vmdk -o subformat=streamOptimized "$src" \
+  "$w/disk1.vmdk"
+python3 - "$w/disk1.vmdk" <<'PY'
+import os, sys
+data = open(sys.argv[1], "rb").read()
+end = len(data)
+while end > 512 and data[end - 512:end] == bytes(512):
+    end -= 512
+assert end < len(data), "qemu-img wrote no trailing zero sector"
+os.truncate(sys.argv[1], end)
+PY
+pack "$tmp/noeos.ova" vm.ovf disk1.vmdk
+"$HVCONVERT" import "$tmp/noeos.ova" -o "$out" --name noeos 2>"$tmp/err" ||
+  fail "import without an end-of-stream marker: $(cat "$tmp/err")"
+check noeos
+
 # 3. No manifest: a warning.
 descriptor "$w/vm.ovf" ""
 pack "$tmp/nomf.ova" vm.ovf disk1.vmdk
