@@ -107,6 +107,11 @@ static inline void store_le64 (void *p, uint64_t v)
 /* True if the buffer holds only zero bytes (the memcmp overlap trick). */
 bool is_zero (const void *buf, size_t len);
 
+/* CRC-32C (Castagnoli) of LEN bytes, continuing from CRC (0 to start):
+ * crc32c (crc32c (0, a, n), b, m) is the CRC of a followed by b.  The
+ * checksum of VHDX structures (crc32c.c). */
+uint32_t crc32c (uint32_t crc, const void *buf, size_t len);
+
 /* ------------------------------------------------------------------ */
 /* Cleanup attributes for locals; the unwind path of multi-step setup uses
  * goto labels instead. */
