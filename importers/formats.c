@@ -21,6 +21,7 @@ vhd_open_readonly (const char *filename, unsigned flags)
 /* Probe order: specific formats first, "raw" (accepts anything) last. */
 static const struct importer_format formats[] = {
   { "vhd", vhd_probe, vhd_open_readonly },
+  { "vhdx", vhdx_probe, vhdx_open },
   { "raw", raw_probe, raw_open },
 };
 

@@ -1,0 +1,598 @@
+/* VHDX: replaying the log in memory.
+ *
+ * A VHDX writer changes metadata (region tables, metadata, BAT) by
+ * first writing the new 4 KiB sectors to a ring buffer, the log, then
+ * writing them in place.  After a crash the header still names the
+ * log (LogGuid is not zero) and whatever reached the log but maybe not
+ * its place must be replayed before the file is read (MS-VHDX 2.3).
+ * We never write to a source, so the replay goes into an overlay: a
+ * sorted list of file ranges and their new bytes that vhdx_read lays
+ * over what the file holds.
+ *
+ * The log, all little-endian, in 4 KiB sectors:
+ *
+ *   entry    = descriptor sectors, then one data sector per data
+ *              descriptor; CRC-32C over the whole entry
+ *   header   "loge", Checksum, EntryLength, Tail (byte offset of the
+ *            oldest entry still needed), SequenceNumber, DescriptorCount,
+ *            LogGuid @32, FlushedFileOffset @48, LastFileOffset @56;
+ *            descriptors follow at 64, 32 bytes each
+ *   "desc"   TrailingBytes @4 (u32), LeadingBytes @8 (u64),
+ *            FileOffset @16, SequenceNumber @24: write one 4 KiB sector
+ *   "zero"   ZeroLength @8, FileOffset @16, SequenceNumber @24
+ *   "data"   SequenceHigh @4, bytes 8..4091 of the sector, SequenceLow
+ *            @4092; bytes 0..7 and 4092..4095 are in the descriptor
+ *
+ * The active sequence is found as the spec's section 2.3.3 says:
+ * scanning from each possible tail, the longest run of valid entries
+ * with consecutive sequence numbers whose last entry's Tail lies in the
+ * run; the run with the highest sequence number wins.  Its entries are
+ * replayed from that Tail in order, later writes over earlier ones.
+ *
+ * Bounds: the log is read whole into memory, so it is refused above
+ * VHDX_MAX_LOG (Hyper-V and qemu make 1 MiB logs).  Each sector is
+ * validated once; a valid entry's sectors cannot start another entry
+ * (they begin "desc", "zero" or "data"), so the scan is linear.
+ */
+#include <config.h>
+
+#include <inttypes.h>
+
+#include "vhdx-internal.h"
+
+#define SECTOR VHDX_LOG_SECTOR
+#define DESC_SIZE 32
+#define ENTRY_HEADER 64
+
+/* What the scan found at one sector of the log. */
+struct entry {
+  bool valid;
+  uint32_t sectors;             /* its length */
+  uint32_t tail;                /* sector of its sequence's oldest entry */
+  uint32_t desc_sectors;
+  uint32_t count;               /* descriptors */
+  uint64_t seq;
+  uint64_t flushed, last;       /* FlushedFileOffset, LastFileOffset */
+};
+
+struct log {
+  struct vhdx *v;
+  uint8_t *buf;                 /* the whole log */
+  uint32_t n;                   /* its length in sectors */
+  struct entry *e;              /* one per sector */
+  char guid[VHDX_GUID_TEXT];    /* LogGuid, for messages */
+};
+
+/* A run of entries with consecutive sequence numbers. */
+struct run {
+  bool valid;                   /* its head's Tail is in it */
+  uint32_t start, head, end;    /* sectors: first, last, after the last */
+  uint32_t count;
+  uint64_t head_seq;
+};
+
+/* One write of the replay, in log order. */
+struct item {
+  uint64_t start, end;
+  const uint8_t *data;          /* NULL: zeros */
+  size_t order;
+};
+DEFINE_VECTOR (item_vector, struct item)
+DEFINE_VECTOR (range_vector, struct vhdx_range)
+
+static uint8_t *
+sector (const struct log *l, uint64_t i)
+{
+  return l->buf + (i % l->n) * SECTOR;
+}
+
+/* Descriptor I of the entry at sector P: descriptors never straddle a
+ * sector (64 and 4096 are multiples of 32). */
+static const uint8_t *
+descriptor (const struct log *l, uint32_t p, uint64_t i)
+{
+  const uint64_t off = ENTRY_HEADER + DESC_SIZE * i;
+
+  return sector (l, p + off / SECTOR) + off % SECTOR;
+}
+
+/* ---------------------------------------------------------------- */
+/* Validating one entry. */
+
+static bool
+header_ok (const struct log *l, const uint8_t *h, struct entry *en)
+{
+  const uint64_t bytes = (uint64_t) l->n * SECTOR;
+  const uint32_t len = load_le32 (h + 8), tail = load_le32 (h + 12);
+
+  en->seq = load_le64 (h + 16);
+  en->count = load_le32 (h + 24);
+  en->sectors = len / SECTOR;
+  en->tail = tail / SECTOR;
+  en->desc_sectors = DIV_ROUND_UP (ENTRY_HEADER + DESC_SIZE *
+                                   (uint64_t) en->count, SECTOR);
+  en->flushed = load_le64 (h + 48);
+  en->last = load_le64 (h + 56);
+  return memcmp (h, "loge", 4) == 0 && len > 0 && len % SECTOR == 0 &&
+    len <= bytes && tail % SECTOR == 0 && tail < bytes && en->seq != 0 &&
+    memcmp (h + 32, l->v->log_guid, 16) == 0 &&
+    en->desc_sectors <= en->sectors;
+}
+
+/* Every descriptor is "desc" or "zero" with the entry's sequence
+ * number; *DATA counts the "desc" ones. */
+static bool
+descriptors_ok (const struct log *l, uint32_t p, const struct entry *en,
+                uint64_t *data)
+{
+  *data = 0;
+  for (uint32_t i = 0; i < en->count; i++) {
+    const uint8_t *d = descriptor (l, p, i);
+    if (memcmp (d, "desc", 4) == 0)
+      ++*data;
+    else if (memcmp (d, "zero", 4) != 0)
+      return false;
+    if (load_le64 (d + 24) != en->seq)
+      return false;
+  }
+  return en->desc_sectors + *data <= en->sectors;
+}
+
+/* Data sector K of the entry carries its sequence number, split. */
+static bool
+data_sectors_ok (const struct log *l, uint32_t p, const struct entry *en,
+                 uint64_t data)
+{
+  for (uint64_t k = 0; k < data; k++) {
+    const uint8_t *s = sector (l, p + en->desc_sectors + k);
+    uint64_t seq = (uint64_t) load_le32 (s + 4) << 32 | load_le32 (s + 4092);
+    if (memcmp (s, "data", 4) != 0 || seq != en->seq)
+      return false;
+  }
+  return true;
+}
+
+static bool
+checksum_ok (const struct log *l, uint32_t p, const struct entry *en)
+{
+  const uint8_t *h = sector (l, p);
+  uint32_t c = vhdx_checksum (h, SECTOR);
+
+  for (uint32_t k = 1; k < en->sectors; k++)
+    c = crc32c (c, sector (l, p + k), SECTOR);
+  return c == load_le32 (h + 4);
+}
+
+/* The cheap checks first, the checksum over the whole entry last. */
+static void
+validate (struct log *l, uint32_t p)
+{
+  struct entry *en = &l->e[p];
+  uint64_t data;
+
+  en->valid = header_ok (l, sector (l, p), en) &&
+    descriptors_ok (l, p, en, &data) && data_sectors_ok (l, p, en, data) &&
+    checksum_ok (l, p, en);
+}
+
+/* ---------------------------------------------------------------- */
+/* Finding the active sequence. */
+
+static bool
+run_contains (const struct log *l, const struct run *r, uint32_t s)
+{
+  uint32_t p = r->start;
+
+  for (uint32_t i = 0; i < r->count; i++) {
+    if (p == s)
+      return true;
+    p = (p + l->e[p].sectors) % l->n;
+  }
+  return false;
+}
+
+/* The run starting at sector T; it never wraps onto itself. */
+static void
+run_from (const struct log *l, uint32_t t, struct run *r)
+{
+  uint64_t used = 0;
+  uint32_t p = t;
+
+  *r = (struct run) { .start = t };
+  while (l->e[p].valid && used + l->e[p].sectors <= l->n &&
+         (r->count == 0 || l->e[p].seq == r->head_seq + 1)) {
+    r->head = p;
+    r->head_seq = l->e[p].seq;
+    r->count++;
+    used += l->e[p].sectors;
+    p = (p + l->e[p].sectors) % l->n;
+  }
+  r->end = p;
+  r->valid = r->count > 0 && run_contains (l, r, l->e[r->head].tail);
+}
+
+/* MS-VHDX 2.3.3: try every tail, jumping over valid runs; stop when
+ * the tail wraps.  Returns false if there is no valid run. */
+static bool
+find_active (const struct log *l, struct run *best)
+{
+  uint32_t t = 0, old = 0;
+
+  *best = (struct run) { .valid = false };
+  for (;;) {
+    struct run r;
+    run_from (l, t, &r);
+    if (r.valid && (!best->valid || r.head_seq > best->head_seq))
+      *best = r;
+    t = r.valid ? r.end : (t + 1) % l->n;
+    if (t <= old)
+      return best->valid;
+    old = t;
+  }
+}
+
+/* ---------------------------------------------------------------- */
+/* Replaying it into a list of writes. */
+
+static int
+log_error (const struct log *l, uint64_t seq, uint32_t i, const char *what,
+           uint64_t off, uint64_t len)
+{
+  hv_error (HV_E_FORMAT, "%s: log %s: entry with sequence number %" PRIu64
+            ", descriptor %" PRIu32 " writes %s (%" PRIu64 " bytes at "
+            "offset %" PRIu64 "); cannot replay the log", l->v->d.filename,
+            l->guid, seq, i, what, len, off);
+  return -1;
+}
+
+/* A write must be 4 KiB-aligned, after the identifier and headers (the
+ * log never writes those), off the log itself and inside the file as
+ * the log's LastFileOffset sizes it. */
+static int
+check_write (const struct log *l, uint64_t seq, uint32_t i, uint64_t off,
+             uint64_t len)
+{
+  const struct vhdx *v = l->v;
+  uint64_t end;
+
+  if (off % SECTOR || len % SECTOR)
+    return log_error (l, seq, i, "to an offset or length that is not 4 KiB-aligned", off, len);
+  if (ckd_add (&end, off, len) || end > v->extended_size)
+    return log_error (l, seq, i, "past the end of the file", off, len);
+  if (off < 192 * KiB)
+    return log_error (l, seq, i, "into the file identifier or headers",
+                      off, len);
+  if (off < v->log_offset + v->log_length && v->log_offset < end)
+    return log_error (l, seq, i, "into the log itself", off, len);
+  return 0;
+}
+
+/* The descriptors of the entry at sector P, as writes.  A data sector
+ * gets its first 8 and last 4 bytes back from its descriptor, in place
+ * in the log buffer, which the overlay then points into. */
+static int
+entry_items (struct log *l, uint32_t p, struct item_vector *items)
+{
+  const struct entry *en = &l->e[p];
+  uint64_t k = 0;
+
+  for (uint32_t i = 0; i < en->count; i++) {
+    const uint8_t *d = descriptor (l, p, i);
+    const bool zero = memcmp (d, "zero", 4) == 0;
+    struct item it = { .start = load_le64 (d + 16), .order = items->len };
+    uint64_t len = zero ? load_le64 (d + 8) : SECTOR;
+
+    if (check_write (l, en->seq, i, it.start, len) == -1)
+      return -1;
+    it.end = it.start + len;
+    if (!zero) {
+      uint8_t *s = sector (l, p + en->desc_sectors + k++);
+      memcpy (s, d + 8, 8);
+      memcpy (s + 4092, d + 4, 4);
+      it.data = s;
+    }
+    if (len && item_vector_append (items, it) == -1) {
+      hv_error (HV_E_NOMEM, "%s: log replay: %m", l->v->d.filename);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* From the head's Tail to the head, in order. */
+static int
+replay (struct log *l, const struct run *r, struct item_vector *items)
+{
+  uint32_t p = l->e[r->head].tail;
+
+  for (;;) {
+    if (entry_items (l, p, items) == -1)
+      return -1;
+    if (p == r->head)
+      return 0;
+    p = (p + l->e[p].sectors) % l->n;
+  }
+}
+
+/* ---------------------------------------------------------------- */
+/* Turning the writes into disjoint ranges: a sweep over their ends,
+ * with a max-heap (by log order) of the writes covering the sweep
+ * point; the latest one owns each piece.  O(n log n). */
+
+struct sweep {
+  struct item *by_start;        /* the items sorted by start */
+  size_t n, next;
+  struct item **heap;           /* by order, largest first */
+  size_t heap_len;
+};
+
+static int
+cmp_start (const void *a, const void *b)
+{
+  const struct item *x = a, *y = b;
+
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int
+cmp_u64 (const void *a, const void *b)
+{
+  const uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static void
+heap_swap (struct item **h, size_t i, size_t j)
+{
+  struct item *t = h[i];
+
+  h[i] = h[j];
+  h[j] = t;
+}
+
+static void
+heap_push (struct sweep *s, struct item *it)
+{
+  size_t i = s->heap_len++;
+
+  s->heap[i] = it;
+  while (i > 0 && s->heap[(i - 1) / 2]->order < s->heap[i]->order) {
+    heap_swap (s->heap, i, (i - 1) / 2);
+    i = (i - 1) / 2;
+  }
+}
+
+static void
+heap_pop (struct sweep *s)
+{
+  size_t i = 0;
+
+  s->heap[0] = s->heap[--s->heap_len];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= s->heap_len)
+      return;
+    if (c + 1 < s->heap_len && s->heap[c + 1]->order > s->heap[c]->order)
+      c++;
+    if (s->heap[i]->order >= s->heap[c]->order)
+      return;
+    heap_swap (s->heap, i, c);
+    i = c;
+  }
+}
+
+/* [X, Y) belongs to IT: append it, joined to the previous range when
+ * the bytes continue it (zeros after zeros, or adjacent memory). */
+static int
+emit (struct range_vector *out, const struct item *it, uint64_t x,
+      uint64_t y)
+{
+  const uint8_t *data = it->data ? it->data + (x - it->start) : NULL;
+  struct vhdx_range *prev = out->len ? &out->ptr[out->len - 1] : NULL;
+
+  if (prev && prev->end == x &&
+      (prev->data ? prev->data + (prev->end - prev->start) == data
+                  : data == NULL)) {
+    prev->end = y;
+    return 0;
+  }
+  return range_vector_append (out, (struct vhdx_range) { x, y, data });
+}
+
+static int
+sweep (struct sweep *s, const uint64_t *pts, size_t npts,
+       struct range_vector *out)
+{
+  for (size_t k = 0; k + 1 < npts; k++) {
+    while (s->next < s->n && s->by_start[s->next].start <= pts[k])
+      heap_push (s, &s->by_start[s->next++]);
+    while (s->heap_len && s->heap[0]->end <= pts[k])
+      heap_pop (s);
+    if (s->heap_len && emit (out, s->heap[0], pts[k], pts[k + 1]) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* The sorted, distinct ends of all items. */
+static size_t
+sweep_points (const struct item_vector *items, uint64_t *pts)
+{
+  size_t n = 0;
+
+  for (size_t i = 0; i < items->len; i++) {
+    pts[2 * i] = items->ptr[i].start;
+    pts[2 * i + 1] = items->ptr[i].end;
+  }
+  qsort (pts, 2 * items->len, sizeof *pts, cmp_u64);
+  for (size_t i = 0; i < 2 * items->len; i++) {
+    if (n == 0 || pts[n - 1] != pts[i])
+      pts[n++] = pts[i];
+  }
+  return n;
+}
+
+static int
+build_overlay (struct vhdx *v, struct item_vector *items)
+{
+  struct sweep s = { .by_start = items->ptr, .n = items->len };
+  struct range_vector out = { 0 };
+  uint64_t *pts = malloc (2 * items->len * sizeof *pts + 1);
+  size_t npts;
+  int r = -1;
+
+  s.heap = malloc (items->len * sizeof *s.heap + 1);
+  if (pts && s.heap) {
+    npts = sweep_points (items, pts);
+    qsort (items->ptr, items->len, sizeof *items->ptr, cmp_start);
+    r = sweep (&s, pts, npts, &out);
+  }
+  if (r == -1) {
+    hv_error (HV_E_NOMEM, "%s: log replay: %m", v->d.filename);
+    free (out.ptr);
+  }
+  else {
+    v->overlay = out.ptr;
+    v->n_overlay = out.len;
+  }
+  free (pts);
+  free (s.heap);
+  return r;
+}
+
+/* ---------------------------------------------------------------- */
+
+void
+vhdx_overlay_apply (const struct vhdx *v, uint8_t *buf, size_t len,
+                    uint64_t off)
+{
+  size_t lo = 0, hi = v->n_overlay;
+  const uint64_t end = off + len;
+
+  while (lo < hi) {                   /* the first range ending after OFF */
+    size_t mid = lo + (hi - lo) / 2;
+    if (v->overlay[mid].end <= off)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (size_t i = lo; i < v->n_overlay && v->overlay[i].start < end; i++) {
+    const struct vhdx_range *r = &v->overlay[i];
+    const uint64_t s = MAX (r->start, off), e = MIN (r->end, end);
+    if (r->data)
+      memcpy (buf + (s - off), r->data + (s - r->start), e - s);
+    else
+      memset (buf + (s - off), 0, e - s);
+  }
+}
+
+/* The log must be inside the file after the header section, a whole
+ * number of sectors, and small enough to hold in memory. */
+static int
+check_log_location (struct log *l)
+{
+  const struct vhdx *v = l->v;
+  uint64_t end;
+
+  if (v->log_length > VHDX_MAX_LOG) {
+    hv_error (HV_E_UNSUPPORTED, "%s: log %s of %" PRIu32 " bytes needs "
+              "replaying, but hvconvert replays logs of at most %llu MiB; "
+              "open the file read-write once with Hyper-V or `qemu-img "
+              "check -r all` to replay it", v->d.filename, l->guid,
+              v->log_length, VHDX_MAX_LOG / MiB);
+    return -1;
+  }
+  if (v->log_length % SECTOR || v->log_offset < VHDX_HEADER_SECTION ||
+      ckd_add (&end, v->log_offset, v->log_length) || end > v->file_size) {
+    hv_error (HV_E_FORMAT, "%s: log %s at offset %" PRIu64 ", %" PRIu32
+              " bytes, is outside the file (%" PRIu64 " bytes), in its "
+              "header section, or not a multiple of 4 KiB", v->d.filename,
+              l->guid, v->log_offset, v->log_length, v->file_size);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+read_log (struct log *l)
+{
+  struct vhdx *v = l->v;
+
+  l->n = v->log_length / SECTOR;
+  v->log = l->buf = malloc (v->log_length);
+  l->e = calloc (l->n, sizeof *l->e);
+  if (l->buf == NULL || l->e == NULL) {
+    hv_error (HV_E_NOMEM, "%s: log %s: %m", v->d.filename, l->guid);
+    return -1;
+  }
+  if (vhdx_read (v, l->buf, v->log_length, v->log_offset, "the log") == -1)
+    return -1;
+  for (uint32_t p = 0; p < l->n; p++)
+    validate (l, p);
+  return 0;
+}
+
+/* The active sequence's head says how large the file must be: smaller
+ * than FlushedFileOffset means truncated; the replay may extend it to
+ * LastFileOffset. */
+static int
+check_file_size (struct log *l, const struct entry *head)
+{
+  struct vhdx *v = l->v;
+
+  if (v->file_size < head->flushed) {
+    hv_error (HV_E_FORMAT, "%s: log %s: the file is truncated: %" PRIu64
+              " bytes, but the log says at least %" PRIu64 " were written",
+              v->d.filename, l->guid, v->file_size, head->flushed);
+    return -1;
+  }
+  v->extended_size = MAX (v->file_size, head->last);
+  return 0;
+}
+
+static int
+replay_active (struct log *l)
+{
+  struct vhdx *v = l->v;
+  struct item_vector items = { 0 };
+  struct run r;
+  int ret = -1;
+
+  if (!find_active (l, &r)) {
+    hv_warning (HV_E_FORMAT, "%s: log %s is named by the header but holds "
+                "no complete entry (a crash before anything was logged "
+                "leaves this); reading the file as it is", v->d.filename,
+                l->guid);
+    return 0;
+  }
+  if (check_file_size (l, &l->e[r.head]) == 0 &&
+      replay (l, &r, &items) == 0 && build_overlay (v, &items) == 0) {
+    hv_debug ("%s: log %s: replayed %" PRIu32 " entries up to sequence "
+              "number %" PRIu64 ": %zu writes, %zu ranges", v->d.filename,
+              l->guid, r.count, r.head_seq, items.len, v->n_overlay);
+    ret = 0;
+  }
+  free (items.ptr);
+  return ret;
+}
+
+int
+vhdx_replay_log (struct vhdx *v)
+{
+  struct log l = { .v = v };
+  int r = -1;
+
+  if (vhdx_guid_is_zero (v->log_guid))
+    return 0;
+  vhdx_guid_format (v->log_guid, l.guid);
+  if (v->log_length == 0) {
+    hv_warning (HV_E_FORMAT, "%s: log %s is named by the header but has "
+                "length 0; reading the file as it is", v->d.filename, l.guid);
+    return 0;
+  }
+  if (check_log_location (&l) == 0 && read_log (&l) == 0)
+    r = replay_active (&l);
+  free (l.e);
+  return r;
+}
