@@ -204,10 +204,14 @@ check_parameters (struct vhdx *v, uint32_t bs, uint32_t lss, uint64_t size)
               "or 4096", f, lss);
     return -1;
   }
-  if (size > VHDX_MAX_SIZE || size % lss) {
+  if (size > VHDX_MAX_SIZE) {
     hv_error (HV_E_FORMAT, "%s: virtual size %" PRIu64 " is above the VHDX "
-              "limit of 64 TiB or not a multiple of the %" PRIu32 "-byte "
-              "sector", f, size, lss);
+              "limit of 64 TiB", f, size);
+    return -1;
+  }
+  if (size % lss) {
+    hv_error (HV_E_FORMAT, "%s: virtual size %" PRIu64 " is not a multiple "
+              "of the %" PRIu32 "-byte logical sector", f, size, lss);
     return -1;
   }
   return 0;
