@@ -17,6 +17,9 @@ packages=(
   # clang's libFuzzer runtime (only recommended by clang, and we install
   # without recommends); sfdisk and mke2fs for ./run-sample.sh.
   libclang-rt-14-dev fdisk e2fsprogs
+  # Independent checkers of what import writes: virt-xml-validate
+  # (libvirt's schemas) and xmllint.
+  libvirt-clients libxml2-utils
 )
 
 log=$(mktemp)

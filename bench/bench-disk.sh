@@ -25,18 +25,9 @@
 
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
 runs=5
-dir=$here/out
+dir=$(cd "$(dirname "$0")" && pwd)/out
 keep=no
-hvconvert=${HVCONVERT:-}
-if [[ -z $hvconvert ]]; then
-  for hvconvert in "$top/convert/hvconvert" "$top/build/convert/hvconvert"; do
-    [[ -x $hvconvert ]] && break
-  done
-fi
-
 while getopts n:d:k opt; do
   case $opt in
     n) runs=$OPTARG ;;
@@ -45,97 +36,24 @@ while getopts n:d:k opt; do
     *) sed -n '/^# Usage:/,/^# in place/s/^# //p' "$0" >&2; exit 2 ;;
   esac
 done
-
-die () { echo "bench-disk: $*" >&2; exit 1; }
-
-[[ -x $hvconvert ]] || die "$hvconvert not built: run make first"
-command -v qemu-img >/dev/null || die "qemu-img missing: apt-get install qemu-utils"
-if [[ ! -x /usr/bin/time ]]; then
-  echo "bench-disk: installing GNU time (apt-get install time)" >&2
-  apt-get install -y time >/dev/null || die "cannot install GNU time"
-fi
-
-size=$((2 * 1024 * 1024 * 1024))
-region=$((8 * 1024 * 1024))
-unit=$((64 * 1024))
-
-# The layout: in each 8 MiB region, one run of random data whose length
-# (0 to 8 MiB, in 64 KiB units) and position come from a seeded generator,
-# so every machine builds the same shape; on average half is data.
-layout () {
-  awk -v size="$size" -v region="$region" -v unit="$unit" 'BEGIN {
-    srand (42); units = region / unit
-    for (off = 0; off < size; off += region) {
-      n = int (rand () * (units + 1)); start = int (rand () * (units - n + 1))
-      if (n > 0) print (off + start * unit) / unit, n
-    }
-  }'
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 make_images () {
   local sparse=$dir/sparse.img dense=$dir/dense.img
   if [[ -f $sparse && -f $dense ]]; then return; fi
   echo "bench-disk: building 2 GiB test images in $dir" >&2
   rm -f "$sparse" "$dense"
-  truncate -s "$size" "$sparse"
-  layout | while read -r seek count; do
-    dd if=/dev/urandom of="$sparse" bs=$unit seek="$seek" count="$count" \
-       conv=notrunc status=none
-  done
+  make_raw "$sparse"
   cp --sparse=never "$sparse" "$dense"
   sync
-}
-
-# One timed run: prints "SECONDS MAXRSS_KIB".
-timed () {
-  local out=$dir/out.vhd tfile=$dir/time.txt
-  rm -f "$out"
-  sync
-  /usr/bin/time -f '%e %M' -o "$tfile" "$@" >/dev/null 2>"$dir/stderr.txt" ||
-    { cat "$dir/stderr.txt" >&2; die "failed: $*"; }
-  tail -n 1 "$tfile"
-}
-
-median () { sort -n | awk '{ v[NR] = $1 } END { print v[int ((NR + 1) / 2)] }'; }
-
-# The median of field $1 of the "SECONDS KIB" arguments that follow.
-median_of () {
-  local field=$1
-  shift
-  printf '%s\n' "$@" | cut -d' ' -f"$field" | median
-}
-
-# qemu-img does not fsync what it wrote; hvconvert must (its output is
-# renamed into place only once durable).  The durable variant adds that
-# fsync (sync FILE) to qemu's time, for a like-for-like comparison.
-qemu_args=(convert -f raw -O vpc -o subformat=dynamic)
-# shellcheck disable=SC2016 # expanded by the inner bash
-durable_qemu='qemu-img "${@:2}" "$1" && sync "$1"'
-
-bench_variant () {
-  local img=$1 name=$2 out=$dir/out.vhd ours=() qemu=() durable=() i
-  for ((i = 0; i < runs; i++)); do
-    ours+=("$(timed "$hvconvert" disk "$img" "$out")")
-    qemu+=("$(timed qemu-img "${qemu_args[@]}" "$img" "$out")")
-    durable+=("$(timed bash -c "$durable_qemu" bash "$out" \
-                 "${qemu_args[@]}" "$img")")
-  done
-  echo "$name: all runs (s KiB): hvconvert: ${ours[*]};" \
-       "qemu-img: ${qemu[*]}; qemu-img+sync: ${durable[*]}" >&2
-  awk -v n="$name" -v ot="$(median_of 1 "${ours[@]}")" \
-      -v om="$(median_of 2 "${ours[@]}")" -v qt="$(median_of 1 "${qemu[@]}")" \
-      -v qm="$(median_of 2 "${qemu[@]}")" \
-      -v dt="$(median_of 1 "${durable[@]}")" 'BEGIN {
-    printf "%-7s hvconvert %5.2f s %5.1f MiB | qemu-img %5.2f s %5.1f MiB" \
-           " | qemu-img+sync %5.2f s | ratio %.2f, durable %.2f\n",
-           n, ot, om / 1024, qt, qm / 1024, dt, ot / qt, ot / dt
-  }'
 }
 
 mkdir -p "$dir"
 make_images
 echo "bench-disk: $runs runs per tool and variant, median wall time and peak RSS"
-bench_variant "$dir/sparse.img" sparse
-bench_variant "$dir/dense.img" dense
+qemu_args=(convert -f raw -O vpc -o subformat=dynamic)
+compare sparse "$dir/sparse.img" "${qemu_args[@]}"
+compare dense "$dir/dense.img" "${qemu_args[@]}"
 rm -f "$dir/out.vhd" "$dir/time.txt" "$dir/stderr.txt"
 if [[ $keep == no ]]; then rm -f "$dir/sparse.img" "$dir/dense.img"; fi

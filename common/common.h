@@ -272,6 +272,13 @@ struct disk_ops {
 
   /* Free the private part (called by disk_close). */
   void (*close) (struct disk *d);
+
+  /* Optional: a pointer to COUNT bytes of the disk at OFFSET, valid
+   * until close, or NULL when the range cannot be mapped (the caller
+   * then uses pread).  A raw file maps its page cache, so the copy
+   * engine reads it without copying it into a buffer first.  The bytes
+   * may fault with SIGBUS if the file shrinks meanwhile. */
+  const uint8_t *(*map) (struct disk *d, uint64_t offset, size_t count);
 };
 
 /* Base struct first; formats embed it as the first member of their own. */
@@ -291,6 +298,9 @@ int disk_extents (struct disk *d, uint64_t offset, uint64_t length,
                   struct extent_vector *out);
 int disk_flush (struct disk *d);
 void disk_close (struct disk *d);
+/* d->ops->map if the format has it and the range is inside the disk,
+ * else NULL. */
+const uint8_t *disk_map (struct disk *d, uint64_t offset, size_t count);
 
 /* ------------------------------------------------------------------ */
 /* Text helpers. */
@@ -329,5 +339,72 @@ void progress_end (struct progress *p, bool ok);
 
 /* Seconds from a monotonic clock. */
 double now_seconds (void);
+
+/* ------------------------------------------------------------------ */
+/* The VM model (vm.c): what importers read from a machine description
+ * (.vmc, OVF, .vmx, or a bare disk) and what the writers of VM
+ * definitions and the hypervisor use.  Neutral: no field belongs to one
+ * source format.  Strings are malloc'd and owned by the model. */
+
+enum vm_bus { VM_BUS_IDE, VM_BUS_SCSI, VM_BUS_SATA, VM_BUS_NVME };
+enum vm_media { VM_MEDIA_DISK, VM_MEDIA_CDROM, VM_MEDIA_FLOPPY };
+enum vm_firmware { VM_FIRMWARE_BIOS, VM_FIRMWARE_UEFI };
+
+struct vm_disk {
+  enum vm_media media;
+  enum vm_bus bus;
+  unsigned controller;        /* IDE: 0 primary, 1 secondary channel */
+  unsigned slot;              /* IDE: 0 master, 1 slave; SCSI: unit */
+  char *path;                 /* the image, resolved; NULL: empty drive */
+  char *format;               /* importer format name, NULL: detect */
+  char *host_drive;           /* a host drive the source names ("D") */
+  char *undo;                 /* an uncommitted undo disk over PATH (a
+                                 differencing VHD), or NULL */
+  char *output;               /* the converted VHD, once written */
+  uint64_t size;              /* its virtual size, once known */
+};
+
+struct vm_nic {
+  char *mac;                  /* "00:03:ff:1a:2b:3c", NULL: generated */
+  char *network;              /* network name in the source, or NULL */
+  char *model;                /* as the source names it ("dec21140") */
+  bool synthetic;             /* Hyper-V synthetic vs legacy adapter */
+};
+
+DEFINE_VECTOR (vm_disk_vector, struct vm_disk)
+DEFINE_VECTOR (vm_nic_vector, struct vm_nic)
+
+struct vm {
+  char *name;
+  char *source;               /* the file the model was read from */
+  const char *source_format;  /* "vmc", "ovf", "ova", "vmx", "disk" */
+  uint64_t memory;            /* bytes */
+  unsigned vcpus;
+  enum vm_firmware firmware;  /* BIOS: generation 1; UEFI: generation 2 */
+  char *guest_os;             /* as the source names it, or NULL */
+  char *saved_state;          /* a saved memory state (.vsv), or NULL */
+  struct vm_disk_vector disks;
+  struct vm_nic_vector nics;
+  struct string_vector warnings;  /* said to the user on the way */
+};
+
+#define VM_DEFAULT_MEMORY (1 * GiB)
+
+/* A model with defaults (1 GiB, one vCPU, BIOS) named NAME, read from
+ * SOURCE.  NULL after reporting. */
+struct vm *vm_new (const char *name, const char *source,
+                   const char *source_format);
+/* A model for bare disks: named after the first file (without its
+ * extension), the disks on IDE 0:0, 0:1, 1:0, 1:1 (at most four). */
+struct vm *vm_from_disks (char *const *paths, size_t n);
+/* Append a disk or NIC; the strings are copied.  -1 after reporting. */
+int vm_add_disk (struct vm *vm, const struct vm_disk *d);
+int vm_add_nic (struct vm *vm, const struct vm_nic *n);
+/* Record a warning (also reported with hv_warning). */
+void vm_warn (struct vm *vm, enum hv_code code, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+void vm_free (struct vm *vm);
+const char *vm_bus_name (enum vm_bus bus);       /* "ide", "scsi", ... */
+const char *vm_media_name (enum vm_media media); /* "disk", "cdrom", ... */
 
 #endif /* HV_COMMON_H */

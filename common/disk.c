@@ -31,6 +31,15 @@ disk_pread (struct disk *d, void *buf, size_t count, uint64_t offset)
   return d->ops->pread (d, buf, count, offset);
 }
 
+const uint8_t *
+disk_map (struct disk *d, uint64_t offset, size_t count)
+{
+  if (d->ops->map == NULL || count == 0 || offset > d->size ||
+      count > d->size - offset)
+    return NULL;
+  return d->ops->map (d, offset, count);
+}
+
 int
 disk_pwrite (struct disk *d, const void *buf, size_t count, uint64_t offset)
 {

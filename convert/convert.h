@@ -25,6 +25,7 @@ enum {
  * subcommand's name. */
 
 int cmd_disk (int argc, char **argv);
+int cmd_import (int argc, char **argv);
 int cmd_vhd (int argc, char **argv);
 
 /* ------------------------------------------------------------------ */
@@ -108,6 +109,69 @@ int output_commit (struct output *o);
 /* Remove the temporary unless committed, and free O.  Accepts an output
  * that output_begin failed on. */
 void output_end (struct output *o);
+
+/* vm-json.c: NAME.json, the VM model with REPORT (JSON text) as
+ * "report".  malloc'd, or NULL after reporting. */
+char *vm_json (const struct vm *vm, const char *report);
+
+/* The other definitions, as text (malloc'd, or NULL after reporting).
+ * DIR is where the disks (vm_disk.output) are: vm-ps1.c, a Hyper-V
+ * PowerShell script run from that folder; vm-libvirt.c, a libvirt
+ * domain (DIR absolute); vm-ovf.c, an OVF 1.0 descriptor. */
+char *vm_ps1 (const struct vm *vm);
+char *vm_libvirt_xml (const struct vm *vm, const char *dir);
+char *vm_ovf (const struct vm *vm, const char *dir);
+
+/* vm-place.c: move drives where a Hyper-V machine of the model's
+ * generation can have them (warnings say what moved). */
+void vm_place_for_hyperv (struct vm *vm);
+
+/* outdir.c: output directories (a machine) appear atomically: files are
+ * written into a hidden temporary directory in PARENT, which is renamed
+ * to PARENT/NAME when complete. */
+struct outdir {
+  char *final;       /* PARENT/NAME */
+  char *tmp;         /* the temporary directory */
+  bool force;        /* replace an existing PARENT/NAME */
+  bool committed;
+};
+/* Create PARENT if needed and the temporary directory; refuses an
+ * existing PARENT/NAME unless FORCE.  0 or -1 after reporting. */
+int outdir_begin (struct outdir *o, const char *parent, const char *name,
+                  bool force);
+/* The path of FILE in the temporary directory (malloc'd). */
+char *outdir_path (const struct outdir *o, const char *file);
+/* Write TEXT as FILE in the temporary directory, fsync'd. */
+int outdir_write (const struct outdir *o, const char *file,
+                  const char *text);
+/* fsync the directory and rename it to PARENT/NAME; fsync PARENT. */
+int outdir_commit (struct outdir *o);
+/* Remove the temporary directory unless committed, and free O. */
+void outdir_end (struct outdir *o);
+
+/* import-disks.c: the hard disks of an imported machine, converted into
+ * NAME-disk1.vhd, ... in the output directory (for an OVA, in one pass
+ * over the archive: import-ova.c).  Sets each disk's output and size;
+ * returns the report of the disks (a JSON object) or NULL. */
+struct copy_stats;
+struct import_opts {
+  int type;                  /* enum vhd_type */
+  unsigned open_flags;       /* IMPORTER_* */
+  bool commit_undo;          /* read undo disks through (else skip them) */
+};
+char *import_disks (const struct import_opts *io, const struct outdir *o,
+                    struct vm *vm);
+/* Shared with import-ova.c: the N-th disk's file name; a new VHD of
+ * SIZE bytes as FILE in the output directory; a disk's report. */
+void import_disk_name (const struct vm *vm, unsigned n, char *file,
+                       size_t len);
+struct disk *import_create_vhd (const struct import_opts *io,
+                                const struct outdir *o, const char *file,
+                                uint64_t size);
+char *import_disk_report (const struct vm_disk *d, const char *source,
+                          const char *format, const struct copy_stats *st);
+char *import_ova_disks (const struct import_opts *io,
+                        const struct outdir *o, struct vm *vm);
 
 /* Install the handlers of SIGINT, SIGTERM and SIGHUP: they set
  * hv_interrupted to the signal number.  Without SA_RESTART, so a blocked

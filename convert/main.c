@@ -14,6 +14,8 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
   { "disk", cmd_disk, "copy a disk image or block device into a new VHD" },
+  { "import", cmd_import, "convert a whole machine: its disks and its "
+    "definition" },
   { "vhd", cmd_vhd, "create, inspect, check and maintain VHD files" },
 };
 

@@ -90,4 +90,100 @@ struct disk *vhdx_open (const char *filename, unsigned flags);
 int raw_file_size (int fd, const char *filename, uint64_t *size,
                    uint32_t *sector_size);
 
+/* ------------------------------------------------------------------ */
+/* Machine descriptions (machines.c): a file read into the VM model. */
+
+/* One description format; the table in machines.c lists them in probe
+ * order, "disk" (a bare image or device) last. */
+struct machine_format {
+  const char *name;   /* "vmc", "disk": what --source-format accepts */
+  /* Does the start of the file (HEAD, LEN bytes) look like this? */
+  bool (*probe) (const char *head, size_t len);
+  /* Read FILENAME into a model; FLAGS as for importer_open.  NULL after
+   * reporting. */
+  struct vm *(*load) (const char *filename, unsigned flags);
+};
+
+/* Read a machine description (FORMAT NULL: detect by content).  The
+ * model's disks are resolved paths, checked to be regular files or
+ * block devices; the images themselves are opened later. */
+struct vm *importer_load_vm (const char *filename, const char *format,
+                             unsigned flags);
+const struct machine_format *machine_formats (size_t *n);
+
+/* vmc.c: Virtual PC / Virtual Server machines. */
+bool vmc_probe (const char *head, size_t len);
+struct vm *vmc_load (const char *filename, unsigned flags);
+
+/* ovf.c: OVF descriptors.  ovf_parse reads BUF (LEN bytes of the
+ * descriptor FILENAME) into a model whose disks' `path` are the File
+ * hrefs, unresolved; FALLBACK names a machine without a Name.
+ * ovf_load reads a plain .ovf and resolves the hrefs beside it. */
+bool ovf_probe (const char *head, size_t len);
+struct vm *ovf_load (const char *filename, unsigned flags);
+struct vm *ovf_parse (const char *filename, const char *buf, size_t len,
+                      const char *fallback, const char *source_format);
+char *ovf_default_name (const char *file);
+
+/* ova.c: OVA packages read as a stream.  ova_next moves to the next
+ * entry (1; 0 at the end; -1 after reporting an unsafe or duplicate
+ * name, a link, a read error); ova_read reads its data (0 at its end,
+ * when its digests are kept), ova_read_full exactly N bytes (as a
+ * vmdk_read_fn), ova_drain the rest.  ova_digest: the hex SHA-1 and
+ * SHA-256 of an entry read to its end, or NULL. */
+struct ova;
+struct ova_digest {
+  const char *name;          /* owned by the ova */
+  char sha1[41], sha256[65];
+};
+DEFINE_VECTOR (ova_digest_vector, struct ova_digest)
+bool ova_probe (const char *head, size_t len);
+struct vm *ova_load (const char *filename, unsigned flags);
+struct ova *ova_open (const char *filename);
+int ova_next (struct ova *o, const char **name, uint64_t *size);
+ssize_t ova_read (struct ova *o, void *buf, size_t n);
+int ova_read_full (void *opaque, void *buf, size_t n);
+int ova_drain (struct ova *o);
+const struct ova_digest *ova_digest (const struct ova *o, const char *name);
+const char *ova_filename (const struct ova *o);
+void ova_close (struct ova *o);
+
+/* vmdk-stream.c: a streamOptimized VMDK read front to back from READ,
+ * which fills BUF with exactly N bytes (or returns -1 after reporting;
+ * running out is an error).  vmdk_stream_start reads the header;
+ * vmdk_stream_copy writes every non-zero grain into DST (of at least
+ * vmdk_stream_size bytes), *WRITTEN counting the bytes written. */
+typedef int (*vmdk_read_fn) (void *opaque, void *buf, size_t n);
+struct vmdk_stream;
+struct vmdk_stream *vmdk_stream_start (const char *name, vmdk_read_fn read,
+                                       void *opaque);
+uint64_t vmdk_stream_size (const struct vmdk_stream *s);
+int vmdk_stream_copy (struct vmdk_stream *s, struct disk *dst,
+                      uint64_t *written);
+void vmdk_stream_free (struct vmdk_stream *s);
+
+/* vmx.c: VMware machines. */
+bool vmx_probe (const char *head, size_t len);
+struct vm *vmx_load (const char *filename, unsigned flags);
+
+/* xml.c: XML from hostile files (no network, no DOCTYPE, bounded size).
+ * The node type is libxml2's; include <libxml/tree.h> to use them. */
+struct _xmlDoc;
+struct _xmlNode;
+/* Read all of a regular file of at most MAX bytes, NUL-terminated. */
+int importer_read_file (const char *filename, size_t max, char **buf,
+                        size_t *len);
+struct _xmlDoc *xml_read (const char *filename);
+struct _xmlDoc *xml_parse (const char *filename, const char *buf,
+                           size_t len);
+/* The first child element named NAME (local name, any namespace), the
+ * next sibling element so named, the element at "a/b/c" below N. */
+struct _xmlNode *xml_child (const struct _xmlNode *parent, const char *name);
+struct _xmlNode *xml_next (const struct _xmlNode *after, const char *name);
+struct _xmlNode *xml_path (const struct _xmlNode *n, const char *path);
+/* Text content trimmed, or an attribute (any namespace); malloc'd, NULL
+ * if N or the attribute is absent. */
+char *xml_text (const struct _xmlNode *n);
+char *xml_attr (const struct _xmlNode *n, const char *name);
+
 #endif /* HV_IMPORTERS_H */

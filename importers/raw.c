@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "importers.h"
@@ -24,6 +25,7 @@ struct raw {
   int fd;
   uint64_t file_size;     /* bytes in the file; d.size may be padded */
   bool seek_data;         /* SEEK_DATA / SEEK_HOLE usable */
+  uint8_t *map;           /* the whole regular file, or NULL */
 };
 
 static int
@@ -148,11 +150,26 @@ raw_extents (struct disk *d, uint64_t offset, uint64_t length,
   return add_extent (out, d->filename, offset, end - offset, EXTENT_ZERO);
 }
 
+/* Only the file's own bytes: the padding of a partial last sector is
+ * not in the mapping (pread gives its zeros). */
+static const uint8_t *
+raw_map (struct disk *d, uint64_t offset, size_t count)
+{
+  struct raw *r = (struct raw *) d;
+
+  if (r->map == NULL || offset > r->file_size ||
+      count > r->file_size - offset)
+    return NULL;
+  return r->map + offset;
+}
+
 static void
 raw_close (struct disk *d)
 {
   struct raw *r = (struct raw *) d;
 
+  if (r->map)
+    munmap (r->map, r->file_size);
   if (r->fd >= 0)
     close (r->fd);
 }
@@ -164,6 +181,7 @@ static const struct disk_ops raw_ops = {
   .extents = raw_extents,
   .flush = NULL,
   .close = raw_close,
+  .map = raw_map,
 };
 
 /* SEEK_DATA works on this file system if it does not fail with EINVAL
@@ -174,6 +192,25 @@ has_seek_data (int fd, uint64_t file_size)
   if (file_size == 0)
     return false;
   return lseek (fd, 0, SEEK_DATA) != -1 || errno == ENXIO;
+}
+
+/* Map a regular file read-only, so the copy engine can test and write
+ * its page cache in place instead of copying it into a buffer first
+ * (a third of the CPU time of a copy).  Only a hint: without a mapping
+ * everything goes through pread. */
+static void
+map_file (struct raw *r, const struct stat *st)
+{
+  void *p;
+
+  if (!S_ISREG (st->st_mode) || r->file_size == 0 ||
+      r->file_size > (uint64_t) SIZE_MAX)
+    return;
+  p = mmap (NULL, r->file_size, PROT_READ, MAP_SHARED, r->fd, 0);
+  if (p == MAP_FAILED)
+    return;
+  madvise (p, r->file_size, MADV_SEQUENTIAL);
+  r->map = p;
 }
 
 static int
@@ -193,6 +230,7 @@ raw_setup (struct raw *r)
   r->seek_data = S_ISREG (st.st_mode) && has_seek_data (r->fd, r->file_size);
   /* The copy reads front to back: let the kernel read ahead further. */
   posix_fadvise (r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  map_file (r, &st);
   return 0;
 }
 

@@ -97,10 +97,14 @@ importer_related_path (const char *base, const char *name, unsigned flags,
     return NULL;
   }
   dir = dir_of (base);
-  if (dir == NULL ||
-      asprintf (&path, "%s/%s", name[0] == '/' ? "" : dir, name) == -1) {
+  if (name[0] == '/')
+    path = strdup (name);
+  else if (dir && asprintf (&path, "%s/%s", dir, name) == -1)
+    path = NULL;
+  if (dir == NULL || path == NULL) {
     hv_error (HV_E_NOMEM, "%s: %m", base);
     free (dir);
+    free (path);
     return NULL;
   }
   if (!allow && !resolves_inside (dir, path)) {

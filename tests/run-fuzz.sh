@@ -1,10 +1,13 @@
 #!/bin/bash
 # run-fuzz.sh NAME SEEDS [LIBFUZZER-OPTION...]: build the libFuzzer target
-# tests/NAME.c from the vhd/, importers/ and common/ sources and run it,
-# one job, for FUZZ_TIME seconds (default 600), seeded from tests/SEEDS/.  New inputs
+# tests/NAME.c from the vhd/ and common/ sources and run it, one job, for
+# FUZZ_TIME seconds (default 600), seeded from tests/SEEDS/.  New inputs
 # go to NAME-out/corpus/ (kept between runs), findings to NAME-out/; exits
 # 1 if there are any.  Used by `make fuzz` and `make fuzz-write` in
 # tests/, which set CLANG, top_srcdir, top_builddir and OPENSSL_LIBS.
+# FUZZ_SOURCE names the source when it is not NAME.c, FUZZ_CFLAGS and
+# FUZZ_LIBS add flags (the machine description targets: fuzz-machine.c
+# with -DFUZZ_FORMAT=..., linked with libxml2, libarchive, zlib).
 set -euo pipefail
 name=$1 seeds=$2
 shift 2
@@ -23,8 +26,9 @@ mkdir -p "$out/corpus"
 "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -I"$top_builddir" \
   -I"$top_srcdir/common" -I"$top_srcdir/vhd" -I"$top_srcdir/importers" \
-  "$top_srcdir/tests/$name.c" "$top_srcdir"/vhd/*.c "$top_srcdir"/common/*.c \
-  "$top_srcdir"/importers/*.c $OPENSSL_LIBS -o "$out/$name"
+  ${FUZZ_CFLAGS:-} "$top_srcdir/tests/${FUZZ_SOURCE:-$name.c}" \
+  "$top_srcdir"/vhd/*.c "$top_srcdir"/common/*.c ${FUZZ_IMPORTERS:-} \
+  $OPENSSL_LIBS ${FUZZ_LIBS:-} -pthread -o "$out/$name"
 echo "run-fuzz.sh: $name for $FUZZ_TIME s; log: $out/fuzz-0.log"
 # Paths are absolute: the targets change directory while an input runs.
 # With -jobs=1 libFuzzer prints the job's log (fuzz-0.log) at the end.

@@ -123,6 +123,7 @@ check_page () {
 }
 
 check_page hvconvert-disk.pod "disk"
+check_page hvconvert-import.pod "import"
 check_page hvconvert-vhd.pod "vhd create
 vhd info
 vhd check"

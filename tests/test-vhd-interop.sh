@@ -121,60 +121,6 @@ done
 # ---------------------------------------------------------------------
 # 3. Differencing: our child of our parent, read by us and by libvhdi.
 
-# add_block CHILD BLOCK PATTERN EXPECTED: append block BLOCK to the
-# differencing VHD CHILD by hand (bitmap + random data at the old footer
-# position, BAT entry, footer moved to the new end), and write into the
-# raw image EXPECTED the sectors the bitmap marks present (MSB-first: the
-# sector i is bit 0x80 >> (i % 8) of byte i / 8).  PATTERN "runs":
-# alternating runs of 7 present and 7 absent sectors.  PATTERN "libvhdi":
-# only bitmap bytes of the form 0...01...1 (libvhdi 20210425 computes a
-# bit as byte >> (7 - i) without "& 1", so it reads any set bit as
-# setting every later bit of its byte; these bytes read the same either
-# way, while 0x0F, 0x3F... still tell MSB-first from LSB-first).
-add_block () {
-  python3 - "$@" <<'PY'
-import os, struct, sys
-path, blk, pattern, expected = sys.argv[1], int(sys.argv[2]), sys.argv[3], \
-    sys.argv[4]
-size = os.path.getsize(path)
-with open(path, "r+b") as f:
-    f.seek(size - 512)
-    footer = f.read(512)
-    assert footer[:8] == b"conectix"
-    hdr_at, = struct.unpack(">Q", footer[16:24])
-    vsize, = struct.unpack(">Q", footer[48:56])
-    f.seek(hdr_at)
-    hdr = f.read(1024)
-    assert hdr[:8] == b"cxsparse"
-    bat_at, = struct.unpack(">Q", hdr[16:24])
-    bs, = struct.unpack(">I", hdr[32:36])
-    f.seek(bat_at + 4 * blk)
-    assert f.read(4) == b"\xff" * 4, "block already allocated"
-    sectors = bs // 512
-    bitmap = bytearray((-(-sectors // 8) + 511) // 512 * 512)
-    if pattern == "runs":
-        for s in range(sectors):
-            if (s // 7) % 2 == 0:
-                bitmap[s >> 3] |= 0x80 >> (s & 7)
-    else:
-        safe = [0xFF, 0x00, 0x0F, 0x3F, 0x01, 0x7F, 0x00, 0x03]
-        for j in range(sectors // 8):
-            bitmap[j] = safe[(j + blk) % len(safe)]
-    data = os.urandom(bs)
-    at = size - 512
-    f.seek(at)
-    f.write(bitmap + data + footer)
-    f.seek(bat_at + 4 * blk)
-    f.write(struct.pack(">I", at // 512))
-with open(expected, "r+b") as e:
-    for s in range(sectors):
-        off = blk * bs + s * 512
-        if bitmap[s >> 3] & (0x80 >> (s & 7)) and off < vsize:
-            e.seek(off)
-            e.write(data[s * 512:(s + 1) * 512])
-PY
-}
-
 parent=$tmp/parent.vhd
 "$HVCONVERT" disk "$src" "$parent" 2>"$tmp/err" ||
   fail "hvconvert disk (parent): $(cat "$tmp/err")"
@@ -189,7 +135,7 @@ make_child () {
     fail "vhd create --parent failed"
   cp --sparse=always "$src" "$tmp/$1.expected"
   for blk in 0 25 50; do
-    add_block "$child" "$blk" "$2" "$tmp/$1.expected" ||
+    vhd_add_block "$child" "$blk" "$2" "$tmp/$1.expected" ||
       fail "adding block $blk to $child"
   done
   out=$("$HVCONVERT" vhd check "$child" 2>&1) || fail "vhd check $child: $out"

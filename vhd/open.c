@@ -410,6 +410,7 @@ vhd_new (const char *filename, unsigned flags)
   v->path = strdup (filename);
   v->d.sector_size = VHD_SECTOR;
   v->d.writable = flags & VHD_OPEN_WRITE;
+  pthread_mutex_init (&v->bitmap_lock, NULL);
   if (v->d.filename == NULL || v->path == NULL) {
     free (v->d.filename);
     free (v->path);
@@ -430,6 +431,7 @@ vhd_release (struct vhd *v)
   free (v->bat);
   free (v->bitmap);
   free (v->path);
+  pthread_mutex_destroy (&v->bitmap_lock);
 }
 
 static void

@@ -136,6 +136,28 @@ load_bitmap (struct vhd *v, uint32_t blk)
   return 0;
 }
 
+/* A copy of block BLK's bitmap for a reader, in malloc'd *COPY: the
+ * cache is shared by threads reading at once. */
+static int
+bitmap_copy (struct vhd *v, uint32_t blk, uint8_t **copy)
+{
+  int r;
+
+  *copy = malloc (v->bitmap_size);
+  if (*copy == NULL) {
+    hv_error (HV_E_NOMEM, "%s: %m", v->d.filename);
+    return -1;
+  }
+  pthread_mutex_lock (&v->bitmap_lock);
+  r = load_bitmap (v, blk);
+  if (r == 0)
+    memcpy (*copy, v->bitmap, v->bitmap_size);
+  pthread_mutex_unlock (&v->bitmap_lock);
+  if (r == -1)
+    free (*copy);
+  return r;
+}
+
 static bool
 is_diff (const struct vhd *v)
 {
@@ -175,29 +197,29 @@ diff_block_pread (struct vhd *v, uint32_t blk, uint8_t *buf, size_t count,
   const uint32_t in_blk = offset % v->block_size;
   uint32_t s = in_blk / VHD_SECTOR;
   size_t done = 0;
+  uint8_t *bitmap;
+  int r = 0;
 
-  if (load_bitmap (v, blk) == -1)
+  if (bitmap_copy (v, blk, &bitmap) == -1)
     return -1;
-  while (done < count) {
-    bool present = bit_set (v->bitmap, s);
+  while (r == 0 && done < count) {
+    bool present = bit_set (bitmap, s);
     uint64_t run_end = (uint64_t) (s + 1) * VHD_SECTOR;
     while (run_end - in_blk < count &&
-           bit_set (v->bitmap, run_end / VHD_SECTOR) == present)
+           bit_set (bitmap, run_end / VHD_SECTOR) == present)
       run_end += VHD_SECTOR;
     size_t n = MIN (count, run_end - in_blk) - done;
-    int r = present
+    r = present
       ? full_pread (v->fd, buf + done, n, data_offset (v, blk, in_blk + done))
       : parent_pread (v, buf + done, n, offset + done);
-    if (r == -1) {
-      if (present)
-        hv_error (HV_E_IO, "%s: reading block %" PRIu32 ": %m",
-                  v->d.filename, blk);
-      return -1;
-    }
+    if (r == -1 && present)
+      hv_error (HV_E_IO, "%s: reading block %" PRIu32 ": %m",
+                v->d.filename, blk);
     done += n;
     s = (in_blk + done) / VHD_SECTOR;
   }
-  return 0;
+  free (bitmap);
+  return r;
 }
 
 static int
@@ -434,25 +456,26 @@ diff_block_extents (struct vhd *v, uint32_t blk, uint64_t offset,
 {
   const uint64_t base = (uint64_t) blk * v->block_size;
   uint64_t pos = offset;
+  uint8_t *bitmap;
+  int r = 0;
 
-  if (load_bitmap (v, blk) == -1)
+  if (bitmap_copy (v, blk, &bitmap) == -1)
     return -1;
-  while (pos < offset + len) {
+  while (r == 0 && pos < offset + len) {
     uint32_t s = (pos - base) / VHD_SECTOR;
-    bool present = bit_set (v->bitmap, s);
+    bool present = bit_set (bitmap, s);
     uint64_t run = base + (uint64_t) (s + 1) * VHD_SECTOR;
     while (run < offset + len &&
-           bit_set (v->bitmap, (run - base) / VHD_SECTOR) == present)
+           bit_set (bitmap, (run - base) / VHD_SECTOR) == present)
       run += VHD_SECTOR;
     run = MIN (run, offset + len);
-    int r = present
+    r = present
       ? add_extent (out, pos, run - pos, EXTENT_DATA, v->d.filename)
       : parent_extents (v, pos, run - pos, out);
-    if (r == -1)
-      return -1;
     pos = run;
   }
-  return 0;
+  free (bitmap);
+  return r;
 }
 
 static int

@@ -5,6 +5,8 @@
 
 #include <sys/stat.h>
 
+#include <pthread.h>
+
 #include "vhd.h"
 
 #define VHD_BAT_UNUSED 0xFFFFFFFFu
@@ -35,7 +37,10 @@ struct vhd {
   uint32_t dirty_lo, dirty_hi;   /* BAT entries changed: [lo, hi) */
   bool footer_dirty;
 
-  /* One cached sector bitmap (differencing reads and writes). */
+  /* One cached sector bitmap (differencing reads and writes).  Reads
+   * may run in several threads at once: they take a copy under the
+   * lock.  Writes are not concurrent with anything. */
+  pthread_mutex_t bitmap_lock;
   uint8_t *bitmap;
   uint32_t bitmap_blk;        /* VHD_BAT_UNUSED when empty */
 };

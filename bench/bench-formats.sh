@@ -1,0 +1,72 @@
+#!/bin/bash
+# bench/bench-formats.sh: `hvconvert disk` from foreign formats against
+# `qemu-img convert -O vpc -o subformat=dynamic` (issue 4's targets).
+#
+# The same 2 GiB content as bench-disk.sh (about half random data, half
+# unallocated) is stored by qemu-img as a streamOptimized VMDK, a
+# compressed QCOW2, a dynamic VDI and a dynamic VHDX.  Each is converted
+# into a dynamic VHD by both tools, alternating, N runs each; the median
+# wall time and peak RSS of each tool and the ratios ours/qemu (plain,
+# and against qemu-img followed by `sync FILE`, since hvconvert fsyncs
+# its output before renaming it) are printed.
+# Targets: ratio <= 0.6 for the compressed sources (vmdk-so, qcow2-c),
+# <= 0.8 for the others; peak RSS <= 128 MiB.
+#
+# Usage: bench/bench-formats.sh [-n RUNS] [-d DIR] [-k] [FORMAT...]
+#   -n RUNS  runs per tool and source (default 5)
+#   -d DIR   work directory (default bench/out); needs about 6 GiB
+#   -k       keep the images for the next run (they are reused if there)
+#   FORMAT   some of: vmdk-so qcow2-c vdi vhdx (default: all)
+# HVCONVERT overrides the binary (default: convert/hvconvert of this tree,
+# in place or in build/).
+
+set -euo pipefail
+
+runs=5
+dir=$(cd "$(dirname "$0")" && pwd)/out
+keep=no
+while getopts n:d:k opt; do
+  case $opt in
+    n) runs=$OPTARG ;;
+    d) dir=$OPTARG ;;
+    k) keep=yes ;;
+    *) sed -n '/^# Usage:/,/^# in place/s/^# //p' "$0" >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+# How qemu-img stores the content for each source kind.
+declare -A create=(
+  [vmdk-so]="-O vmdk -o subformat=streamOptimized"
+  [qcow2-c]="-O qcow2 -c"
+  [vdi]="-O vdi"
+  [vhdx]="-O vhdx -o subformat=dynamic"
+)
+formats=("$@")
+[[ ${#formats[@]} -gt 0 ]] || formats=(vmdk-so qcow2-c vdi vhdx)
+
+mkdir -p "$dir"
+if [[ ! -f $dir/sparse.img ]]; then
+  echo "bench-formats: building the 2 GiB content in $dir" >&2
+  make_raw "$dir/sparse.img"
+fi
+for f in "${formats[@]}"; do
+  [[ -n ${create[$f]:-} ]] || die "unknown source kind '$f'"
+  if [[ ! -f $dir/src.$f ]]; then
+    echo "bench-formats: qemu-img convert ${create[$f]} -> src.$f" >&2
+    # shellcheck disable=SC2086 # the options are words
+    qemu-img convert -f raw ${create[$f]} "$dir/sparse.img" "$dir/src.$f"
+  fi
+done
+sync
+echo "bench-formats: $runs runs per tool and source, median wall time and peak RSS"
+for f in "${formats[@]}"; do
+  compare "$f" "$dir/src.$f" convert -O vpc -o subformat=dynamic
+done
+rm -f "$dir/out.vhd" "$dir/time.txt" "$dir/stderr.txt"
+if [[ $keep == no ]]; then
+  rm -f "$dir/sparse.img"
+  for f in "${formats[@]}"; do rm -f "$dir/src.$f"; done
+fi

@@ -1,0 +1,100 @@
+# bench/lib.sh: what the bench scripts share (sourced, not run).
+#
+# Sets $hvconvert (HVCONVERT, else convert/hvconvert of this tree, in
+# place or in build/) and $size (2 GiB); needs $dir set by the caller.
+# Provides die, layout, make_raw, timed, median, median_of.
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(dirname "$here")
+bench=$(basename "$0" .sh)
+hvconvert=${HVCONVERT:-}
+if [[ -z $hvconvert ]]; then
+  for hvconvert in "$top/convert/hvconvert" "$top/build/convert/hvconvert"; do
+    [[ -x $hvconvert ]] && break
+  done
+fi
+
+die () { echo "$bench: $*" >&2; exit 1; }
+
+[[ -x $hvconvert ]] || die "$hvconvert not built: run make first"
+command -v qemu-img >/dev/null || die "qemu-img missing: apt-get install qemu-utils"
+if [[ ! -x /usr/bin/time ]]; then
+  echo "$bench: installing GNU time (apt-get install time)" >&2
+  apt-get install -y time >/dev/null || die "cannot install GNU time"
+fi
+
+size=$((2 * 1024 * 1024 * 1024))
+region=$((8 * 1024 * 1024))
+unit=$((64 * 1024))
+
+# The layout: in each 8 MiB region, one run of random data whose length
+# (0 to 8 MiB, in 64 KiB units) and position come from a seeded generator,
+# so every machine builds the same shape; on average half is data.
+layout () {
+  awk -v size="$size" -v region="$region" -v unit="$unit" 'BEGIN {
+    srand (42); units = region / unit
+    for (off = 0; off < size; off += region) {
+      n = int (rand () * (units + 1)); start = int (rand () * (units - n + 1))
+      if (n > 0) print (off + start * unit) / unit, n
+    }
+  }'
+}
+
+# make_raw FILE: the 2 GiB layout as a sparse raw file (zeros are holes).
+make_raw () {
+  truncate -s "$size" "$1"
+  layout | while read -r seek count; do
+    dd if=/dev/urandom of="$1" bs=$unit seek="$seek" count="$count" \
+       conv=notrunc status=none
+  done
+}
+
+# One timed run: prints "SECONDS MAXRSS_KIB".  $dir/out.vhd is removed
+# first and `sync` runs (untimed) so one run's writeback does not land
+# in the next.
+timed () {
+  local out=$dir/out.vhd tfile=$dir/time.txt
+  rm -f "$out"
+  sync
+  /usr/bin/time -f '%e %M' -o "$tfile" "$@" >/dev/null 2>"$dir/stderr.txt" ||
+    { cat "$dir/stderr.txt" >&2; die "failed: $*"; }
+  tail -n 1 "$tfile"
+}
+
+median () { sort -n | awk '{ v[NR] = $1 } END { print v[int ((NR + 1) / 2)] }'; }
+
+# The median of field $1 of the "SECONDS KIB" arguments that follow.
+median_of () {
+  local field=$1
+  shift
+  printf '%s\n' "$@" | cut -d' ' -f"$field" | median
+}
+
+# qemu-img does not fsync what it wrote; hvconvert must (its output is
+# renamed into place only once durable).  The durable variant adds that
+# fsync (sync FILE) to qemu's time, for a like-for-like comparison.
+# shellcheck disable=SC2016 # expanded by the inner bash
+durable_qemu='qemu-img "${@:2}" "$1" && sync "$1"'
+
+# compare NAME SRC QEMU-ARGS...: RUNS alternating runs of `hvconvert
+# disk SRC` and `qemu-img QEMU-ARGS SRC` (plain and durable) into
+# $dir/out.vhd; prints medians, peak RSS and the ratios.
+compare () {
+  local name=$1 img=$2 out=$dir/out.vhd ours=() qemu=() durable=() i
+  shift 2
+  for ((i = 0; i < runs; i++)); do
+    ours+=("$(timed "$hvconvert" disk "$img" "$out")")
+    qemu+=("$(timed qemu-img "$@" "$img" "$out")")
+    durable+=("$(timed bash -c "$durable_qemu" bash "$out" "$@" "$img")")
+  done
+  echo "$name: all runs (s KiB): hvconvert: ${ours[*]};" \
+       "qemu-img: ${qemu[*]}; qemu-img+sync: ${durable[*]}" >&2
+  awk -v n="$name" -v ot="$(median_of 1 "${ours[@]}")" \
+      -v om="$(median_of 2 "${ours[@]}")" -v qt="$(median_of 1 "${qemu[@]}")" \
+      -v qm="$(median_of 2 "${qemu[@]}")" \
+      -v dt="$(median_of 1 "${durable[@]}")" 'BEGIN {
+    printf "%-9s hvconvert %5.2f s %5.1f MiB | qemu-img %5.2f s %5.1f MiB" \
+           " | qemu-img+sync %5.2f s | ratio %.2f, durable %.2f\n",
+           n, ot, om / 1024, qt, qm / 1024, dt, ot / qt, ot / dt
+  }'
+}
