@@ -80,6 +80,7 @@ struct vhdx {
                                  * LastFileOffset of the log: bytes past
                                  * file_size read as zeros */
   bool seek_data;               /* SEEK_DATA finds the holes of the file */
+  uint8_t *map;                 /* the file mapped read-only, or NULL */
 
   /* The current header. */
   int header;                   /* 1 or 2 */

@@ -28,6 +28,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "vhdx-internal.h"
@@ -115,7 +116,10 @@ static int
 check_points_in (const struct vhdx *v, uint64_t index, const char *what,
                  uint64_t n, uint64_t off, uint64_t len)
 {
-  if (off >= VHDX_HEADER_SECTION && off + len <= v->extended_size)
+  uint64_t end;
+
+  if (off >= VHDX_HEADER_SECTION && !ckd_add (&end, off, len) &&
+      end <= v->extended_size)
     return 0;
   hv_error (HV_E_FORMAT, "%s: BAT entry %" PRIu64 " (%s %" PRIu64 ") "
             "points to offset %" PRIu64 ", %s (%" PRIu64 " bytes)",
@@ -355,6 +359,31 @@ vhdx_pread (struct disk *d, void *buf, size_t count, uint64_t offset)
   return 0;
 }
 
+/* The copy engine reads a chunk in place if it lies in fully present
+ * blocks that follow each other in the file (the usual layout of a
+ * file written front to back) and the log rewrote nothing. */
+static const uint8_t *
+vhdx_map (struct disk *d, uint64_t offset, size_t count)
+{
+  struct vhdx *v = (struct vhdx *) d;
+  uint64_t b = offset / v->block_size, at, covered;
+
+  if (v->map == NULL || v->n_overlay || count == 0 ||
+      state_of (payload (v, b)) != PAYLOAD_FULLY_PRESENT)
+    return NULL;
+  at = offset_of (payload (v, b)) + offset % v->block_size;
+  covered = v->block_size - offset % v->block_size;
+  while (covered < count) {
+    const uint64_t e = payload (v, ++b);
+    if (state_of (e) != PAYLOAD_FULLY_PRESENT ||
+        offset_of (e) != at + covered)
+      return NULL;
+    covered += v->block_size;
+  }
+  return at <= v->file_size && count <= v->file_size - at ? v->map + at
+                                                           : NULL;
+}
+
 /* ---------------------------------------------------------------- */
 /* Extents. */
 
@@ -508,6 +537,8 @@ vhdx_close (struct disk *d)
 {
   struct vhdx *v = (struct vhdx *) d;
 
+  if (v->map)
+    munmap (v->map, v->file_size);
   if (v->fd >= 0)
     close (v->fd);
   free (v->bat);
@@ -523,6 +554,7 @@ static const struct disk_ops vhdx_ops = {
   .extents = vhdx_extents,
   .flush = NULL,
   .close = vhdx_close,
+  .map = vhdx_map,
 };
 
 const uint8_t *
@@ -541,6 +573,20 @@ vhdx_probe (int fd, uint64_t file_size)
     memcmp (sig, "vhdxfile", 8) == 0;
 }
 
+/* Map a regular file for vhdx_map; only a hint, so failure is fine. */
+static void
+map_file (struct vhdx *v, const struct stat *st)
+{
+  void *p;
+
+  if (!S_ISREG (st->st_mode) || v->file_size == 0 ||
+      v->file_size > (uint64_t) SIZE_MAX)
+    return;
+  p = mmap (NULL, v->file_size, PROT_READ, MAP_SHARED, v->fd, 0);
+  if (p != MAP_FAILED)
+    v->map = p;
+}
+
 static int
 setup (struct vhdx *v, struct vhdx_locator *loc)
 {
@@ -557,7 +603,10 @@ setup (struct vhdx *v, struct vhdx_locator *loc)
       vhdx_read_regions (v) == -1 || vhdx_read_metadata (v, loc) == -1 ||
       read_bat (v) == -1)
     return -1;
-  return v->has_parent ? vhdx_open_parent (v, loc) : 0;
+  if (v->has_parent && vhdx_open_parent (v, loc) == -1)
+    return -1;
+  map_file (v, &st);
+  return 0;
 }
 
 struct disk *

@@ -15,8 +15,9 @@
  *
  * Each file is opened with vhdx_open, read extent by extent within a
  * budget, and closed.  Besides the sanitizers it asserts what the copy
- * engine relies on: extents contiguous, in order, making progress, and
- * EXTENT_ZERO ranges reading as zeros.  The private directory holds
+ * engine relies on: extents contiguous, in order, making progress,
+ * EXTENT_ZERO ranges reading as zeros, and a mapped range holding what
+ * pread reads.  The private directory holds
  * parent.vhdx (64 KiB of a pattern, DataWriteGuid 77777777-...), the
  * parent the seed seed-diff names, so differencing reads reach a real
  * parent.
@@ -239,10 +240,14 @@ read_range (struct disk *d, uint64_t off, uint64_t len, bool zero,
 {
   while (len > 0 && *budget > 0) {
     size_t n = MIN (MIN (len, (uint64_t) CHUNK), *budget);
+    const uint8_t *m;
+
     if (disk_pread (d, buf, n, off) == -1)
       return;               /* an I/O error on bad input is fine */
     if (zero && !is_zero (buf, n))
       die ("an EXTENT_ZERO range does not read as zeros");
+    if ((m = disk_map (d, off, n)) != NULL && memcmp (m, buf, n) != 0)
+      die ("the mapping and pread disagree");
     off += n;
     len -= n;
     *budget -= n;
