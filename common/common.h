@@ -245,6 +245,11 @@ struct extent {
   enum extent_type type;
 };
 DEFINE_VECTOR (extent_vector, struct extent)
+/* Append an extent, joined to the last one when it continues it with
+ * the same type; a zero length adds nothing.  For formats' extents
+ * functions.  Returns 0, or -1 after reporting (with FILE). */
+int extent_add (struct extent_vector *out, uint64_t offset, uint64_t length,
+                enum extent_type type, const char *file);
 
 struct disk;
 

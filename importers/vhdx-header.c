@@ -15,10 +15,10 @@
 
 #include "vhdx-internal.h"
 
-static const uint8_t bat_guid[16] =
+const uint8_t vhdx_bat_region[16] =
   VHDX_GUID (0x2DC27766, 0xF623, 0x4200,
              0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A, 0x08);
-static const uint8_t meta_guid[16] =
+const uint8_t vhdx_metadata_region[16] =
   VHDX_GUID (0x8B7CA206, 0x4790, 0x4B9A,
              0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E);
 
@@ -318,10 +318,10 @@ region_entry (struct vhdx *v, const uint8_t *e, bool *seen_bat,
   const uint64_t off = load_le64 (e + 16);
   const uint32_t len = load_le32 (e + 24), required = load_le32 (e + 28);
   char guid[VHDX_GUID_TEXT];
-  bool is_bat = memcmp (e, bat_guid, 16) == 0;
+  bool is_bat = memcmp (e, vhdx_bat_region, 16) == 0;
 
   vhdx_guid_format (e, guid);
-  if (is_bat || memcmp (e, meta_guid, 16) == 0) {
+  if (is_bat || memcmp (e, vhdx_metadata_region, 16) == 0) {
     bool *seen = is_bat ? seen_bat : seen_meta;
     if (*seen) {
       hv_error (HV_E_FORMAT, "%s: region table: the %s region %s is listed "

@@ -120,8 +120,10 @@ int vhdx_read (struct vhdx *v, void *buf, size_t len, uint64_t off,
 /* The DataWriteGuid of D if D is an open VHDX, else NULL. */
 const uint8_t *vhdx_data_write_guid (const struct disk *d);
 
-/* vhdx-header.c: the file identifier and current header; then, after
- * the log, the region table.  Each returns 0 or -1 after reporting. */
+/* vhdx-header.c: the GUIDs of the two known regions; the file
+ * identifier and current header; then, after the log, the region
+ * table.  Each returns 0 or -1 after reporting. */
+extern const uint8_t vhdx_bat_region[16], vhdx_metadata_region[16];
 int vhdx_read_headers (struct vhdx *v);
 int vhdx_read_regions (struct vhdx *v);
 

@@ -387,25 +387,6 @@ vhdx_map (struct disk *d, uint64_t offset, size_t count)
 /* ---------------------------------------------------------------- */
 /* Extents. */
 
-static int
-add_extent (struct extent_vector *out, uint64_t offset, uint64_t length,
-            enum extent_type type, const char *file)
-{
-  struct extent *last = out->len ? &out->ptr[out->len - 1] : NULL;
-
-  if (length == 0)
-    return 0;
-  if (last && last->type == type && last->offset + last->length == offset) {
-    last->length += length;
-    return 0;
-  }
-  if (extent_vector_append (out, (struct extent) { offset, length, type })) {
-    hv_error (HV_E_NOMEM, "%s: extents: %m", file);
-    return -1;
-  }
-  return 0;
-}
-
 /* The parent's extents for [OFF, OFF+LEN), zeros past its end. */
 static int
 parent_extents (struct vhdx *v, uint64_t off, uint64_t len,
@@ -420,7 +401,7 @@ parent_extents (struct vhdx *v, uint64_t off, uint64_t len,
     r = disk_extents (v->parent, off, pend - off, &tmp);
     for (size_t i = 0; r == 0 && i < tmp.len && off < pend; i++) {
       const uint64_t n = MIN (tmp.ptr[i].length, pend - off);
-      r = add_extent (out, off, n, tmp.ptr[i].type, v->d.filename);
+      r = extent_add (out, off, n, tmp.ptr[i].type, v->d.filename);
       off += n;
     }
     if (r == 0 && tmp.len == 0) {
@@ -431,7 +412,7 @@ parent_extents (struct vhdx *v, uint64_t off, uint64_t len,
   }
   free (tmp.ptr);
   if (r == 0 && off < end)
-    r = add_extent (out, off, end - off, EXTENT_ZERO, v->d.filename);
+    r = extent_add (out, off, end - off, EXTENT_ZERO, v->d.filename);
   return r;
 }
 
@@ -446,7 +427,7 @@ file_extents (struct vhdx *v, uint64_t foff, uint64_t len, uint64_t voff,
   const char *f = v->d.filename;
 
   if (!v->seek_data || v->n_overlay)
-    return add_extent (out, voff, len, EXTENT_DATA, f);
+    return extent_add (out, voff, len, EXTENT_DATA, f);
   while (foff < fend) {
     off_t data = -1, hole;
     uint64_t d, h = fend;
@@ -454,15 +435,15 @@ file_extents (struct vhdx *v, uint64_t foff, uint64_t len, uint64_t voff,
     if (foff < v->file_size) {
       data = lseek (v->fd, foff, SEEK_DATA);
       if (data == -1 && errno != ENXIO)
-        return add_extent (out, voff, fend - foff, EXTENT_DATA, f);
+        return extent_add (out, voff, fend - foff, EXTENT_DATA, f);
     }
     /* -1: nothing but a hole or the end of the file from here. */
     d = data == -1 ? fend : MIN ((uint64_t) data, fend);
     if (d < fend && (hole = lseek (v->fd, d, SEEK_HOLE)) != -1 &&
         (uint64_t) hole > d)
       h = MIN ((uint64_t) hole, fend);
-    if (add_extent (out, voff, d - foff, EXTENT_ZERO, f) == -1 ||
-        add_extent (out, voff + (d - foff), h - d, EXTENT_DATA, f) == -1)
+    if (extent_add (out, voff, d - foff, EXTENT_ZERO, f) == -1 ||
+        extent_add (out, voff + (d - foff), h - d, EXTENT_DATA, f) == -1)
       return -1;
     voff += h - foff;
     foff = h;
@@ -483,7 +464,7 @@ partial_extents (struct vhdx *v, uint64_t b, uint64_t pos, uint64_t len,
     bool present;
     uint64_t n = run_length (v, &w, b, pos + done, pos + len, &present);
     r = present
-      ? add_extent (out, offset + pos + done, n, EXTENT_DATA, v->d.filename)
+      ? extent_add (out, offset + pos + done, n, EXTENT_DATA, v->d.filename)
       : parent_extents (v, offset + pos + done, n, out);
     done += n;
   }
@@ -507,7 +488,7 @@ block_extents (struct vhdx *v, uint64_t b, uint64_t pos, uint64_t len,
       return parent_extents (v, offset, len, out);
     /* fall through */
   default:
-    return add_extent (out, offset, len, EXTENT_ZERO, v->d.filename);
+    return extent_add (out, offset, len, EXTENT_ZERO, v->d.filename);
   }
 }
 

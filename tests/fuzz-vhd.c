@@ -25,10 +25,9 @@
 #include <sys/stat.h>
 
 #include "vhd.h"
+#include "fuzz-common.h"
 
 #define READ_BUDGET (32 * MiB)   /* bytes read per input, at most */
-#define CHUNK (1 * MiB)
-#define EXTENT_CALLS 100000      /* disk_extents calls per input */
 
 static char dir[] = "/tmp/fuzz-vhd.XXXXXX";
 static char input[64], parent[64];
@@ -46,28 +45,10 @@ cleanup (void)
 static void
 die (const char *what)
 {
-  /* Descriptor 2, not the stream: see quiet() below. */
+  /* Descriptor 2, not the stream: see fuzz_quiet (). */
   dprintf (STDERR_FILENO, "fuzz-vhd: %s\n", what);
   cleanup ();
   abort ();
-}
-
-/* hv_error prints through the stdio stream `stderr`.  Point that stream
- * at /dev/null: the library's messages are expected for bad input and
- * would drown libFuzzer's status lines.  libFuzzer captured its own copy
- * of the stream at startup and the sanitizers write to descriptor 2, so
- * both still reach the terminal.  FUZZ_VHD_VERBOSE=1 keeps the messages
- * (for reproducing a crash). */
-static void
-quiet (void)
-{
-  FILE *null;
-
-  if (getenv ("FUZZ_VHD_VERBOSE"))
-    return;
-  null = fopen ("/dev/null", "w");
-  if (null)
-    stderr = null;
 }
 
 /* good-parent.vhd: fixed, 1 MiB, a byte pattern, UUID 33 x 16. */
@@ -83,9 +64,9 @@ make_parent (void)
   d = vhd_create (parent, &o);
   if (d == NULL)
     die ("cannot create good-parent.vhd");
-  for (size_t i = 0; i < CHUNK; i++)
+  for (size_t i = 0; i < FUZZ_CHUNK; i++)
     buf[i] = (uint8_t) (i * 13 + i / 512);
-  if (disk_pwrite (d, buf, CHUNK, 0) == -1 || disk_flush (d) == -1)
+  if (disk_pwrite (d, buf, FUZZ_CHUNK, 0) == -1 || disk_flush (d) == -1)
     die ("cannot write good-parent.vhd");
   disk_close (d);
   fd = open (parent, O_RDWR);
@@ -105,7 +86,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  buf = malloc (CHUNK);
+  buf = malloc (FUZZ_CHUNK);
   if (buf == NULL || mkdtemp (dir) == NULL ||
       (dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
       (start_fd = open (".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -114,56 +95,8 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   snprintf (parent, sizeof parent, "%s/good-parent.vhd", dir);
   atexit (cleanup);
   make_parent ();
-  quiet ();
+  fuzz_quiet ("FUZZ_VHD_VERBOSE");
   return 0;
-}
-
-/* Read [OFF, OFF+LEN) in chunks within the budget; a ZERO extent must
- * read as zeros. */
-static void
-read_range (struct disk *d, uint64_t off, uint64_t len, bool zero,
-            uint64_t *budget)
-{
-  while (len > 0 && *budget > 0) {
-    size_t n = MIN (MIN (len, (uint64_t) CHUNK), *budget);
-    if (disk_pread (d, buf, n, off) == -1)
-      return;               /* an I/O error on bad input is fine */
-    if (zero && !is_zero (buf, n))
-      die ("an EXTENT_ZERO range does not read as zeros");
-    off += n;
-    len -= n;
-    *budget -= n;
-  }
-}
-
-static void
-read_disk (struct disk *d)
-{
-  struct extent_vector ev = { 0 };
-  uint64_t off = 0, budget = READ_BUDGET;
-
-  for (int calls = 0; off < d->size && calls < EXTENT_CALLS; calls++) {
-    ev.len = 0;
-    if (disk_extents (d, off, d->size - off, &ev) == -1)
-      break;
-    if (ev.len == 0)
-      die ("disk_extents made no progress");
-    for (size_t i = 0; i < ev.len; i++) {
-      const struct extent *e = &ev.ptr[i];
-      if (e->offset != off || e->length == 0 ||
-          e->length > d->size - off)
-        die ("extents are not contiguous, in order and inside the disk");
-      read_range (d, e->offset, e->length, e->type == EXTENT_ZERO, &budget);
-      off += e->length;
-    }
-  }
-  free (ev.ptr);
-  /* An unaligned read across the start and a read of the last byte:
-   * paths the aligned walk above does not take. */
-  if (d->size > 1000)
-    disk_pread (d, buf, 1000, 3);
-  if (d->size > 0)
-    disk_pread (d, buf, 1, d->size - 1);
 }
 
 int
@@ -186,7 +119,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (d) {
     (void) vhd_disk_header (d);
     (void) vhd_disk_blocks_allocated (d);
-    read_disk (d);
+    fuzz_read_disk (d, buf, READ_BUDGET, die);
     disk_close (d);
   }
   d = vhd_open (input, VHD_OPEN_NOPARENT);   /* as `vhd info` opens */

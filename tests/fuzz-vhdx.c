@@ -32,10 +32,9 @@
 #include <sys/stat.h>
 
 #include "vhdx-internal.h"
+#include "fuzz-common.h"
 
 #define READ_BUDGET (8 * MiB)    /* bytes read per input, at most */
-#define CHUNK (1 * MiB)
-#define EXTENT_CALLS 100000      /* disk_extents calls per input */
 #define TAIL (2 * MiB)           /* where the compact form's tail goes */
 
 enum { FIX_HEADERS = 1, FIX_REGIONS = 2, FIX_LOG = 4 };
@@ -73,21 +72,6 @@ die (const char *what)
   abort ();
 }
 
-/* Messages about bad input are expected: send the stdio stream to
- * /dev/null (libFuzzer and the sanitizers write to descriptor 2).
- * FUZZ_VHDX_VERBOSE=1 keeps them, for reproducing a crash. */
-static void
-quiet (void)
-{
-  FILE *null;
-
-  if (getenv ("FUZZ_VHDX_VERBOSE"))
-    return;
-  null = fopen ("/dev/null", "w");
-  if (null)
-    stderr = null;
-}
-
 static void
 seal (uint8_t *p, size_t len)
 {
@@ -108,12 +92,6 @@ write_file (const char *name, const uint8_t *p, size_t len, uint64_t size)
 /* ---------------------------------------------------------------- */
 /* parent.vhdx, written here so the harness needs no other file. */
 
-static const uint8_t bat_region[16] =
-  VHDX_GUID (0x2DC27766, 0xF623, 0x4200,
-             0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A, 0x08);
-static const uint8_t meta_region[16] =
-  VHDX_GUID (0x8B7CA206, 0x4790, 0x4B9A,
-             0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E);
 static const uint8_t meta_items[3][16] = {
   VHDX_GUID (0xCAA16737, 0xFA36, 0x4D43,            /* file parameters */
              0xB3, 0xB6, 0x33, 0xF0, 0xAA, 0x44, 0xE7, 0x6B),
@@ -151,8 +129,8 @@ make_parent (void)
     seal (h, 4 * KiB);
     memcpy (r, "regi", 4);
     store_le32 (r + 8, 2);
-    region_entry (r + 16, bat_region, MiB + 128 * KiB, 64 * KiB);
-    region_entry (r + 48, meta_region, MiB, 128 * KiB);
+    region_entry (r + 16, vhdx_bat_region, MiB + 128 * KiB, 64 * KiB);
+    region_entry (r + 48, vhdx_metadata_region, MiB, 128 * KiB);
     seal (r, 64 * KiB);
   }
   memcpy (m, "metadata", 8);
@@ -231,63 +209,13 @@ write_compact (const uint8_t *data, size_t size)
   close (fd);
 }
 
-/* ---------------------------------------------------------------- */
-/* Reading. */
-
-static void
-read_range (struct disk *d, uint64_t off, uint64_t len, bool zero,
-            uint64_t *budget)
-{
-  while (len > 0 && *budget > 0) {
-    size_t n = MIN (MIN (len, (uint64_t) CHUNK), *budget);
-    const uint8_t *m;
-
-    if (disk_pread (d, buf, n, off) == -1)
-      return;               /* an I/O error on bad input is fine */
-    if (zero && !is_zero (buf, n))
-      die ("an EXTENT_ZERO range does not read as zeros");
-    if ((m = disk_map (d, off, n)) != NULL && memcmp (m, buf, n) != 0)
-      die ("the mapping and pread disagree");
-    off += n;
-    len -= n;
-    *budget -= n;
-  }
-}
-
-static void
-read_disk (struct disk *d)
-{
-  struct extent_vector ev = { 0 };
-  uint64_t off = 0, budget = READ_BUDGET;
-
-  for (int calls = 0; off < d->size && calls < EXTENT_CALLS; calls++) {
-    ev.len = 0;
-    if (disk_extents (d, off, d->size - off, &ev) == -1)
-      break;
-    if (ev.len == 0)
-      die ("disk_extents made no progress");
-    for (size_t i = 0; i < ev.len; i++) {
-      const struct extent *e = &ev.ptr[i];
-      if (e->offset != off || e->length == 0 || e->length > d->size - off)
-        die ("extents are not contiguous, in order and inside the disk");
-      read_range (d, e->offset, e->length, e->type == EXTENT_ZERO, &budget);
-      off += e->length;
-    }
-  }
-  free (ev.ptr);
-  if (d->size > 5000)           /* unaligned, across sectors and pages */
-    disk_pread (d, buf, 5000, 509);
-  if (d->size > 0)
-    disk_pread (d, buf, 1, d->size - 1);
-}
-
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  buf = malloc (CHUNK);
+  buf = malloc (FUZZ_CHUNK);
   head = calloc (1, TAIL);
   if (buf == NULL || head == NULL || mkdtemp (dir) == NULL ||
       (dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
@@ -297,7 +225,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   snprintf (parent, sizeof parent, "%s/parent.vhdx", dir);
   atexit (cleanup);
   make_parent ();
-  quiet ();
+  fuzz_quiet ("FUZZ_VHDX_VERBOSE");
   return 0;
 }
 
@@ -316,7 +244,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     write_file (input, data, size, size);
   d = vhdx_open (input, 0);
   if (d) {
-    read_disk (d);
+    fuzz_read_disk (d, buf, READ_BUDGET, die);
     disk_close (d);
   }
   if (fchdir (start_fd) == -1)
