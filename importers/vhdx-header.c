@@ -136,21 +136,23 @@ header_decode (const uint8_t *b, struct header *h)
   h->log_offset = load_le64 (b + 72);
 }
 
+/* The signature first, so that a short file of another format given
+ * as --format vhdx is called that, not a truncated VHDX. */
 static int
 check_identifier (struct vhdx *v)
 {
   uint8_t sig[8];
 
-  if (v->file_size < VHDX_HEADER_SECTION) {
-    hv_error (HV_E_FORMAT, "%s: truncated: %" PRIu64 " bytes, shorter than "
-              "the 1 MiB VHDX header section", v->d.filename, v->file_size);
-    return -1;
-  }
   if (vhdx_read (v, sig, sizeof sig, 0, "the file identifier") == -1)
     return -1;
   if (memcmp (sig, "vhdxfile", 8) != 0) {
     hv_error (HV_E_FORMAT, "%s: not a VHDX file: no 'vhdxfile' signature "
               "at offset 0", v->d.filename);
+    return -1;
+  }
+  if (v->file_size < VHDX_HEADER_SECTION) {
+    hv_error (HV_E_FORMAT, "%s: truncated: %" PRIu64 " bytes, shorter than "
+              "the 1 MiB VHDX header section", v->d.filename, v->file_size);
     return -1;
   }
   return 0;
