@@ -5,8 +5,8 @@
 #  - a parent named through ".." is followed with --allow-outside-paths;
 #  - a damaged first region table falls back to the second, warning;
 #  - a parent that is a VHD, not a VHDX, is refused (code parent);
-#  - a converted differencing fixture and a failed one leave the source
-#    files unchanged.
+#  - the error codes of some failures;
+#  - no fixture changes by being read.
 
 # shellcheck source=tests/functions.sh
 source "${top_srcdir:-$(dirname "$0")/..}/tests/functions.sh"
@@ -14,6 +14,8 @@ source "${top_srcdir:-$(dirname "$0")/..}/tests/functions.sh"
 source "$top_srcdir/tests/bad-images.sh"
 
 bad=$top_srcdir/fixtures/bad-vhdx
+# Sources are never written, whatever happens: checked at the end.
+sum=$(cat "$bad"/*.vhdx | sha256sum)
 
 # run_disk WANT-RC ARGS...: hvconvert disk, stderr in $tmp/err.
 run_disk () {
@@ -54,8 +56,24 @@ run_disk 0 "$tmp/parent.raw" "$tmp/vhdparent/good-parent.vhdx"
 run_disk 1 "$tmp/vhdparent/child.vhdx" "$tmp/vhdparent.vhd"
 assert_grep "is a vhd image, not a VHDX" "$tmp/err"
 
-# Sources are never written, whatever happens.
-sum=$(cat "$bad"/*.vhdx | sha256sum)
+# The stable error codes of some failures (the first error event).
+while read -r name code; do
+  "$HVCONVERT" --machine-readable disk "$bad/$name" "$tmp/code.vhd" \
+    >"$tmp/events" 2>/dev/null && fail "$name converted"
+  assert_events "$tmp/events" "by('error')[0]['code'] == '$code'" \
+    "$name: error code $code"
+done <<'EOF'
+diff-parent-dotdot.vhdx unsafe
+diff-parent-absolute.vhdx unsafe
+diff-linkage-mismatch.vhdx parent
+diff-parent-missing.vhdx parent
+size-3t.vhdx too-large
+headers-both-bad-crc.vhdx checksum
+region-unknown-required.vhdx unsupported
+meta-unknown-required.vhdx unsupported
+log-too-large.vhdx unsupported
+bat-past-eof.vhdx format
+EOF
 
 check_bad_images vhdx 45
 
