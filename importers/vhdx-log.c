@@ -31,8 +31,12 @@
  *
  * Bounds: the log is read whole into memory, so it is refused above
  * VHDX_MAX_LOG (Hyper-V and qemu make 1 MiB logs).  Each sector is
- * validated once; a valid entry's sectors cannot start another entry
- * (they begin "desc", "zero" or "data"), so the scan is linear.
+ * validated once, the cheap checks first: a sector that passes them
+ * as part of one entry begins "desc", "zero" or "data", so it cannot
+ * start another, and the checksums cover each sector about once.  But
+ * an entry may be longer than its descriptors need (qemu accepts
+ * that), and crafted padding could make entries overlap, so the bytes
+ * checksummed are also capped at CRC_BUDGET times the log.
  */
 #include <config.h>
 
@@ -43,6 +47,7 @@
 #define SECTOR VHDX_LOG_SECTOR
 #define DESC_SIZE 32
 #define ENTRY_HEADER 64
+#define CRC_BUDGET 8            /* times the log's length */
 
 /* What the scan found at one sector of the log. */
 struct entry {
@@ -60,6 +65,8 @@ struct log {
   uint8_t *buf;                 /* the whole log */
   uint32_t n;                   /* its length in sectors */
   struct entry *e;              /* one per sector */
+  uint64_t crc_left;            /* bytes the checksums may still cover */
+  bool too_much;                /* ... and they ran out */
   char guid[VHDX_GUID_TEXT];    /* LogGuid, for messages */
 };
 
@@ -153,10 +160,17 @@ data_sectors_ok (const struct log *l, uint32_t p, const struct entry *en,
 }
 
 static bool
-checksum_ok (const struct log *l, uint32_t p, const struct entry *en)
+checksum_ok (struct log *l, uint32_t p, const struct entry *en)
 {
   const uint8_t *h = sector (l, p);
-  uint32_t c = vhdx_checksum (h, SECTOR);
+  uint32_t c;
+
+  if (l->crc_left < (uint64_t) en->sectors * SECTOR) {
+    l->too_much = true;
+    return false;
+  }
+  l->crc_left -= (uint64_t) en->sectors * SECTOR;
+  c = vhdx_checksum (h, SECTOR);
 
   for (uint32_t k = 1; k < en->sectors; k++)
     c = crc32c (c, sector (l, p + k), SECTOR);
@@ -528,8 +542,15 @@ read_log (struct log *l)
   }
   if (vhdx_read (v, l->buf, v->log_length, v->log_offset, "the log") == -1)
     return -1;
-  for (uint32_t p = 0; p < l->n; p++)
+  l->crc_left = (uint64_t) CRC_BUDGET * v->log_length;
+  for (uint32_t p = 0; p < l->n && !l->too_much; p++)
     validate (l, p);
+  if (l->too_much) {
+    hv_error (HV_E_FORMAT, "%s: log %s: its entries overlap more than a "
+              "real log's can; refusing to replay it", v->d.filename,
+              l->guid);
+    return -1;
+  }
   return 0;
 }
 
