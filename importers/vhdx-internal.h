@@ -12,7 +12,8 @@
  *   1 MiB.. log, BAT, metadata region, payload and sector bitmap blocks
  *
  * Open order (vhdx.c): identifier and headers (vhdx-header.c), log
- * replay into an in-memory overlay (vhdx-log.c), region tables
+ * replay into an in-memory overlay (vhdx-log.c, vhdx-overlay.c), region
+ * tables
  * (vhdx-header.c), metadata (vhdx-meta.c), BAT (vhdx.c), parent
  * (vhdx-parent.c).  Everything after the headers is read through the
  * overlay (vhdx_read), so a dirty file reads as if its log had been
@@ -130,7 +131,17 @@ int vhdx_read_regions (struct vhdx *v);
 /* vhdx-log.c: if the current header names a log, find its active
  * sequence and replay it into v->overlay.  Returns 0 or -1. */
 int vhdx_replay_log (struct vhdx *v);
-/* Apply the overlay to BUF, which holds [OFF, OFF+LEN) of the file. */
+
+/* vhdx-overlay.c: the replay's writes, in log order (ORDER counts up),
+ * made into v->overlay (the vector is sorted in place, not freed), and
+ * the overlay laid over BUF, which holds [OFF, OFF+LEN) of the file. */
+struct vhdx_write {
+  uint64_t start, end;
+  const uint8_t *data;          /* NULL: zeros */
+  size_t order;
+};
+DEFINE_VECTOR (vhdx_write_vector, struct vhdx_write)
+int vhdx_overlay_build (struct vhdx *v, struct vhdx_write_vector *writes);
 void vhdx_overlay_apply (const struct vhdx *v, uint8_t *buf, size_t len,
                          uint64_t off);
 

@@ -78,14 +78,6 @@ struct run {
   uint64_t head_seq;
 };
 
-/* One write of the replay, in log order. */
-struct item {
-  uint64_t start, end;
-  const uint8_t *data;          /* NULL: zeros */
-  size_t order;
-};
-DEFINE_VECTOR (item_vector, struct item)
-DEFINE_VECTOR (range_vector, struct vhdx_range)
 
 static uint8_t *
 sector (const struct log *l, uint64_t i)
@@ -285,7 +277,7 @@ check_write (const struct log *l, uint64_t seq, uint32_t i, uint64_t off,
  * gets its first 8 and last 4 bytes back from its descriptor, in place
  * in the log buffer, which the overlay then points into. */
 static int
-entry_items (struct log *l, uint32_t p, struct item_vector *items)
+entry_writes (struct log *l, uint32_t p, struct vhdx_write_vector *out)
 {
   const struct entry *en = &l->e[p];
   uint64_t k = 0;
@@ -293,19 +285,19 @@ entry_items (struct log *l, uint32_t p, struct item_vector *items)
   for (uint32_t i = 0; i < en->count; i++) {
     const uint8_t *d = descriptor (l, p, i);
     const bool zero = memcmp (d, "zero", 4) == 0;
-    struct item it = { .start = load_le64 (d + 16), .order = items->len };
+    struct vhdx_write w = { .start = load_le64 (d + 16), .order = out->len };
     uint64_t len = zero ? load_le64 (d + 8) : SECTOR;
 
-    if (check_write (l, en->seq, i, it.start, len) == -1)
+    if (check_write (l, en->seq, i, w.start, len) == -1)
       return -1;
-    it.end = it.start + len;
+    w.end = w.start + len;
     if (!zero) {
       uint8_t *s = sector (l, p + en->desc_sectors + k++);
       memcpy (s, d + 8, 8);
       memcpy (s + 4092, d + 4, 4);
-      it.data = s;
+      w.data = s;
     }
-    if (len && item_vector_append (items, it) == -1) {
+    if (len && vhdx_write_vector_append (out, w) == -1) {
       hv_error (HV_E_NOMEM, "%s: log replay: %m", l->v->d.filename);
       return -1;
     }
@@ -315,189 +307,16 @@ entry_items (struct log *l, uint32_t p, struct item_vector *items)
 
 /* From the head's Tail to the head, in order. */
 static int
-replay (struct log *l, const struct run *r, struct item_vector *items)
+replay (struct log *l, const struct run *r, struct vhdx_write_vector *out)
 {
   uint32_t p = l->e[r->head].tail;
 
   for (;;) {
-    if (entry_items (l, p, items) == -1)
+    if (entry_writes (l, p, out) == -1)
       return -1;
     if (p == r->head)
       return 0;
     p = (p + l->e[p].sectors) % l->n;
-  }
-}
-
-/* ---------------------------------------------------------------- */
-/* Turning the writes into disjoint ranges: a sweep over their ends,
- * with a max-heap (by log order) of the writes covering the sweep
- * point; the latest one owns each piece.  O(n log n). */
-
-struct sweep {
-  struct item *by_start;        /* the items sorted by start */
-  size_t n, next;
-  struct item **heap;           /* by order, largest first */
-  size_t heap_len;
-};
-
-static int
-cmp_start (const void *a, const void *b)
-{
-  const struct item *x = a, *y = b;
-
-  return x->start < y->start ? -1 : x->start > y->start;
-}
-
-static int
-cmp_u64 (const void *a, const void *b)
-{
-  const uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-static void
-heap_swap (struct item **h, size_t i, size_t j)
-{
-  struct item *t = h[i];
-
-  h[i] = h[j];
-  h[j] = t;
-}
-
-static void
-heap_push (struct sweep *s, struct item *it)
-{
-  size_t i = s->heap_len++;
-
-  s->heap[i] = it;
-  while (i > 0 && s->heap[(i - 1) / 2]->order < s->heap[i]->order) {
-    heap_swap (s->heap, i, (i - 1) / 2);
-    i = (i - 1) / 2;
-  }
-}
-
-static void
-heap_pop (struct sweep *s)
-{
-  size_t i = 0;
-
-  s->heap[0] = s->heap[--s->heap_len];
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= s->heap_len)
-      return;
-    if (c + 1 < s->heap_len && s->heap[c + 1]->order > s->heap[c]->order)
-      c++;
-    if (s->heap[i]->order >= s->heap[c]->order)
-      return;
-    heap_swap (s->heap, i, c);
-    i = c;
-  }
-}
-
-/* [X, Y) belongs to IT: append it, joined to the previous range when
- * the bytes continue it (zeros after zeros, or adjacent memory). */
-static int
-emit (struct range_vector *out, const struct item *it, uint64_t x,
-      uint64_t y)
-{
-  const uint8_t *data = it->data ? it->data + (x - it->start) : NULL;
-  struct vhdx_range *prev = out->len ? &out->ptr[out->len - 1] : NULL;
-
-  if (prev && prev->end == x &&
-      (prev->data ? prev->data + (prev->end - prev->start) == data
-                  : data == NULL)) {
-    prev->end = y;
-    return 0;
-  }
-  return range_vector_append (out, (struct vhdx_range) { x, y, data });
-}
-
-static int
-sweep (struct sweep *s, const uint64_t *pts, size_t npts,
-       struct range_vector *out)
-{
-  for (size_t k = 0; k + 1 < npts; k++) {
-    while (s->next < s->n && s->by_start[s->next].start <= pts[k])
-      heap_push (s, &s->by_start[s->next++]);
-    while (s->heap_len && s->heap[0]->end <= pts[k])
-      heap_pop (s);
-    if (s->heap_len && emit (out, s->heap[0], pts[k], pts[k + 1]) == -1)
-      return -1;
-  }
-  return 0;
-}
-
-/* The sorted, distinct ends of all items. */
-static size_t
-sweep_points (const struct item_vector *items, uint64_t *pts)
-{
-  size_t n = 0;
-
-  for (size_t i = 0; i < items->len; i++) {
-    pts[2 * i] = items->ptr[i].start;
-    pts[2 * i + 1] = items->ptr[i].end;
-  }
-  qsort (pts, 2 * items->len, sizeof *pts, cmp_u64);
-  for (size_t i = 0; i < 2 * items->len; i++) {
-    if (n == 0 || pts[n - 1] != pts[i])
-      pts[n++] = pts[i];
-  }
-  return n;
-}
-
-static int
-build_overlay (struct vhdx *v, struct item_vector *items)
-{
-  struct sweep s = { .by_start = items->ptr, .n = items->len };
-  struct range_vector out = { 0 };
-  uint64_t *pts = malloc (2 * items->len * sizeof *pts + 1);
-  size_t npts;
-  int r = -1;
-
-  s.heap = malloc (items->len * sizeof *s.heap + 1);
-  if (pts && s.heap) {
-    npts = sweep_points (items, pts);
-    qsort (items->ptr, items->len, sizeof *items->ptr, cmp_start);
-    r = sweep (&s, pts, npts, &out);
-  }
-  if (r == -1) {
-    hv_error (HV_E_NOMEM, "%s: log replay: %m", v->d.filename);
-    free (out.ptr);
-  }
-  else {
-    v->overlay = out.ptr;
-    v->n_overlay = out.len;
-  }
-  free (pts);
-  free (s.heap);
-  return r;
-}
-
-/* ---------------------------------------------------------------- */
-
-void
-vhdx_overlay_apply (const struct vhdx *v, uint8_t *buf, size_t len,
-                    uint64_t off)
-{
-  size_t lo = 0, hi = v->n_overlay;
-  const uint64_t end = off + len;
-
-  while (lo < hi) {                   /* the first range ending after OFF */
-    size_t mid = lo + (hi - lo) / 2;
-    if (v->overlay[mid].end <= off)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  for (size_t i = lo; i < v->n_overlay && v->overlay[i].start < end; i++) {
-    const struct vhdx_range *r = &v->overlay[i];
-    const uint64_t s = MAX (r->start, off), e = MIN (r->end, end);
-    if (r->data)
-      memcpy (buf + (s - off), r->data + (s - r->start), e - s);
-    else
-      memset (buf + (s - off), 0, e - s);
   }
 }
 
@@ -576,7 +395,7 @@ static int
 replay_active (struct log *l)
 {
   struct vhdx *v = l->v;
-  struct item_vector items = { 0 };
+  struct vhdx_write_vector writes = { 0 };
   struct run r;
   int ret = -1;
 
@@ -588,13 +407,14 @@ replay_active (struct log *l)
     return 0;
   }
   if (check_file_size (l, &l->e[r.head]) == 0 &&
-      replay (l, &r, &items) == 0 && build_overlay (v, &items) == 0) {
+      replay (l, &r, &writes) == 0 &&
+      vhdx_overlay_build (v, &writes) == 0) {
     hv_debug ("%s: log %s: replayed %" PRIu32 " entries up to sequence "
               "number %" PRIu64 ": %zu writes, %zu ranges", v->d.filename,
-              l->guid, r.count, r.head_seq, items.len, v->n_overlay);
+              l->guid, r.count, r.head_seq, writes.len, v->n_overlay);
     ret = 0;
   }
-  free (items.ptr);
+  free (writes.ptr);
   return ret;
 }
 
