@@ -136,6 +136,10 @@ vhdx_overlay_build (struct vhdx *v, struct vhdx_write_vector *w)
   size_t npts;
   int r = -1;
 
+  if (w->len == 0) {
+    free (pts);
+    return 0;
+  }
   s.heap = malloc (w->len * sizeof *s.heap + 1);
   if (pts && s.heap) {
     npts = sweep_points (w, pts);
