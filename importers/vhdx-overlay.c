@@ -132,15 +132,14 @@ vhdx_overlay_build (struct vhdx *v, struct vhdx_write_vector *w)
 {
   struct sweep s = { .by_start = w->ptr, .n = w->len };
   struct range_vector out = { 0 };
-  uint64_t *pts = malloc (2 * w->len * sizeof *pts + 1);
+  uint64_t *pts;
   size_t npts;
   int r = -1;
 
-  if (w->len == 0) {
-    free (pts);
+  if (w->len == 0)              /* an entry may hold no descriptors */
     return 0;
-  }
-  s.heap = malloc (w->len * sizeof *s.heap + 1);
+  pts = malloc (2 * w->len * sizeof *pts);
+  s.heap = malloc (w->len * sizeof *s.heap);
   if (pts && s.heap) {
     npts = sweep_points (w, pts);
     qsort (w->ptr, w->len, sizeof *w->ptr, cmp_start);
