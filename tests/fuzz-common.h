@@ -5,7 +5,9 @@
 #ifndef HV_FUZZ_COMMON_H
 #define HV_FUZZ_COMMON_H
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "common.h"
 
@@ -82,6 +84,31 @@ fuzz_read_disk (struct disk *d, uint8_t *buf, uint64_t budget,
     disk_pread (d, buf, 5000, 3);
   if (d->size > 0)
     disk_pread (d, buf, 1, d->size - 1);
+}
+
+/* The private directory inputs run in (mkdtemp of the template DIR),
+ * and the directory the process started in.  The process is in DIR only
+ * while an input runs: libFuzzer resolves its corpus and artifact paths
+ * from where it was started. */
+struct fuzz_dir {
+  int fd, start_fd;
+};
+
+static bool
+fuzz_dir_make (char *dir, struct fuzz_dir *d)
+{
+  return mkdtemp (dir) != NULL &&
+    (d->fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1 &&
+    (d->start_fd = open (".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1;
+}
+
+static void
+fuzz_dir_enter (const struct fuzz_dir *d, bool enter,
+                void (*die) (const char *))
+{
+  if (fchdir (enter ? d->fd : d->start_fd) == -1)
+    die (enter ? "cannot chdir to the temporary directory"
+               : "cannot chdir back");
 }
 
 #endif /* HV_FUZZ_COMMON_H */

@@ -31,7 +31,7 @@
 
 static char dir[] = "/tmp/fuzz-vhd.XXXXXX";
 static char input[64], parent[64];
-static int dir_fd = -1, start_fd = -1;
+static struct fuzz_dir fdir = { -1, -1 };
 static uint8_t *buf;
 
 static void
@@ -87,9 +87,7 @@ int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   buf = malloc (FUZZ_CHUNK);
-  if (buf == NULL || mkdtemp (dir) == NULL ||
-      (dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-      (start_fd = open (".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+  if (buf == NULL || !fuzz_dir_make (dir, &fdir))
     die ("cannot set up a temporary directory");
   snprintf (input, sizeof input, "%s/input.vhd", dir);
   snprintf (parent, sizeof parent, "%s/good-parent.vhd", dir);
@@ -106,10 +104,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   struct disk *d;
   int fd;
 
-  /* In the directory only while an input runs: libFuzzer resolves its
-   * corpus and artifact paths from where it was started. */
-  if (fchdir (dir_fd) == -1)
-    die ("cannot chdir to the temporary directory");
+  fuzz_dir_enter (&fdir, true, die);
   fd = open (input, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd == -1 || (size && full_pwrite (fd, data, size, 0) == -1))
     die ("cannot write the input file");
@@ -129,7 +124,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   for (size_t i = 0; i < problems.len; i++)
     free (problems.ptr[i]);
   free (problems.ptr);
-  if (fchdir (start_fd) == -1)
-    die ("cannot chdir back");
+  fuzz_dir_enter (&fdir, false, die);
   return 0;
 }

@@ -53,7 +53,7 @@ static const struct { uint32_t off, len; } pieces[] = {
 
 static char dir[] = "/tmp/fuzz-vhdx.XXXXXX";
 static char input[64], parent[64];
-static int dir_fd = -1, start_fd = -1;
+static struct fuzz_dir fdir = { -1, -1 };
 static uint8_t *buf, *head;       /* a read chunk; the first 2 MiB */
 
 static void
@@ -217,9 +217,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   buf = malloc (FUZZ_CHUNK);
   head = calloc (1, TAIL);
-  if (buf == NULL || head == NULL || mkdtemp (dir) == NULL ||
-      (dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-      (start_fd = open (".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+  if (buf == NULL || head == NULL || !fuzz_dir_make (dir, &fdir))
     die ("cannot set up a temporary directory");
   snprintf (input, sizeof input, "%s/input.vhdx", dir);
   snprintf (parent, sizeof parent, "%s/parent.vhdx", dir);
@@ -234,10 +232,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   struct disk *d;
 
-  /* In the directory only while an input runs: libFuzzer resolves its
-   * corpus and artifact paths from where it was started. */
-  if (fchdir (dir_fd) == -1)
-    die ("cannot chdir to the temporary directory");
+  fuzz_dir_enter (&fdir, true, die);
   if (size >= 8 && memcmp (data, "vhdxfuzz", 8) == 0)
     write_compact (data, size);
   else
@@ -247,7 +242,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     fuzz_read_disk (d, buf, READ_BUDGET, die);
     disk_close (d);
   }
-  if (fchdir (start_fd) == -1)
-    die ("cannot chdir back");
+  fuzz_dir_enter (&fdir, false, die);
   return 0;
 }
