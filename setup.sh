@@ -12,6 +12,8 @@ packages=(
   build-essential autoconf automake libtool pkg-config perl
   libxml2-dev libarchive-dev zlib1g-dev libssl-dev libcmocka-dev
   qemu-utils libvhdi-utils clang python3 time
+  # libvhdi's Python binding: an independent VHDX reader for the tests.
+  python3-libvhdi
   # clang's libFuzzer runtime (only recommended by clang, and we install
   # without recommends); sfdisk and mke2fs for ./run-sample.sh.
   libclang-rt-14-dev fdisk e2fsprogs

@@ -107,6 +107,11 @@ static inline void store_le64 (void *p, uint64_t v)
 /* True if the buffer holds only zero bytes (the memcmp overlap trick). */
 bool is_zero (const void *buf, size_t len);
 
+/* CRC-32C (Castagnoli) of LEN bytes, continuing from CRC (0 to start):
+ * crc32c (crc32c (0, a, n), b, m) is the CRC of a followed by b.  The
+ * checksum of VHDX structures (crc32c.c). */
+uint32_t crc32c (uint32_t crc, const void *buf, size_t len);
+
 /* ------------------------------------------------------------------ */
 /* Cleanup attributes for locals; the unwind path of multi-step setup uses
  * goto labels instead. */
@@ -240,6 +245,11 @@ struct extent {
   enum extent_type type;
 };
 DEFINE_VECTOR (extent_vector, struct extent)
+/* Append an extent, joined to the last one when it continues it with
+ * the same type; a zero length adds nothing.  For formats' extents
+ * functions.  Returns 0, or -1 after reporting (with FILE). */
+int extent_add (struct extent_vector *out, uint64_t offset, uint64_t length,
+                enum extent_type type, const char *file);
 
 struct disk;
 

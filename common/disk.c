@@ -55,6 +55,25 @@ disk_pwrite (struct disk *d, const void *buf, size_t count, uint64_t offset)
 }
 
 int
+extent_add (struct extent_vector *out, uint64_t offset, uint64_t length,
+            enum extent_type type, const char *file)
+{
+  struct extent *last = out->len ? &out->ptr[out->len - 1] : NULL;
+
+  if (length == 0)
+    return 0;
+  if (last && last->type == type && last->offset + last->length == offset) {
+    last->length += length;
+    return 0;
+  }
+  if (extent_vector_append (out, (struct extent) { offset, length, type })) {
+    hv_error (HV_E_NOMEM, "%s: extents: %m", file);
+    return -1;
+  }
+  return 0;
+}
+
+int
 disk_extents (struct disk *d, uint64_t offset, uint64_t length,
               struct extent_vector *out)
 {

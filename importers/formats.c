@@ -23,6 +23,7 @@ static const struct importer_format formats[] = {
   { "vhd", vhd_probe, vhd_open_readonly },
   { "qcow2", qcow2_probe, qcow2_open },
   { "vmdk", vmdk_probe, vmdk_open },
+  { "vhdx", vhdx_probe, vhdx_open },
   { "raw", raw_probe, raw_open },
 };
 

@@ -61,6 +61,10 @@ char *importer_related_path (const char *base, const char *name,
 struct disk *importer_open_related (const char *base, const char *name,
                                     const char *format, unsigned flags,
                                     const char *what);
+/* Would NAME lead outside the directory of the image naming it (an
+ * absolute path or a ".." component)?  For formats that try several
+ * names and want a safe one first; the open still checks. */
+bool importer_name_leaves_directory (const char *name);
 
 /* The table of formats, for --help and error messages; N gets its
  * length. */
@@ -82,6 +86,13 @@ struct disk *qcow2_open (const char *filename, unsigned flags);
  * streamOptimized, and delta disks of them). */
 bool vmdk_probe (int fd, uint64_t file_size);
 struct disk *vmdk_open (const char *filename, unsigned flags);
+/* vhdx.c: Hyper-V VHDX (MS-VHDX): fixed, dynamic and differencing,
+ * 512 or 4096-byte logical sectors; a log left by a crash is replayed
+ * in memory.  The parent of a differencing disk is found through
+ * importer_open_related and must be a VHDX whose DataWriteGuid matches
+ * the child's parent_linkage. */
+bool vhdx_probe (int fd, uint64_t file_size);
+struct disk *vhdx_open (const char *filename, unsigned flags);
 
 /* The size of an open regular file or block device in bytes, and its
  * logical sector size (512 for files).  Reports with FILENAME and

@@ -50,6 +50,12 @@ leaves_directory (const char *name)
   return false;
 }
 
+bool
+importer_name_leaves_directory (const char *name)
+{
+  return leaves_directory (name);
+}
+
 /* Does the existing file PATH resolve to somewhere under directory DIR,
  * after symbolic links?  A missing file is left to the open to report. */
 static bool

@@ -12,6 +12,9 @@
 #                   same content from the fixture and the VHD
 #             warn  converts with a warning naming the file and the
 #                   fragment; content as for ok
+#             raw   not recognised as FMT (its signature is damaged), so
+#                   detected as raw it converts byte for byte; with
+#                   --format FMT it fails as for fail
 #   fragment  text the messages must contain
 # Fixtures a README line does not list fail the test, so none is
 # silently skipped; a crash or sanitizer report fails it too.
@@ -38,6 +41,9 @@ bad_convert () {
   local fmt=$1 name=$2 path=$3 want=$4 frag=$5
   shift 5
   local what="disk $* $name" dir rc=0 left
+  if [ "$want" = raw ] && [ $# -gt 0 ]; then
+    want=fail
+  fi
   dir=$(mktemp -d "$tmp/out.XXXXXX")
   "$HVCONVERT" disk "$@" "$path" "$dir/out.vhd" >"$tmp/bad.out" \
     2>"$tmp/bad.err" </dev/null || rc=$?
@@ -67,6 +73,14 @@ bad_convert () {
       fi
       "$QEMU_IMG" compare -q -f "$fmt" -F vpc "$path" "$dir/out.vhd" ||
         bad_fail "$what: qemu-img reads other content from the VHD" ;;
+    raw)
+      if [ "$rc" != 0 ] || [ "$left" != out.vhd ]; then
+        bad_fail "$what: exit $rc, left '$left'; want a raw conversion"
+        bad_show "$tmp/bad.err"
+        return
+      fi
+      "$QEMU_IMG" compare -q -f raw -F vpc "$path" "$dir/out.vhd" ||
+        bad_fail "$what: the VHD does not hold the raw bytes of the file" ;;
     *) bad_fail "README: $name: bad disk column '$want'" ;;
   esac
 }

@@ -109,10 +109,13 @@ read_range (struct disk *d, uint64_t off, uint64_t len, bool zero,
 {
   while (len > 0 && *budget > 0) {
     size_t n = MIN (MIN (len, (uint64_t) FUZZ_CHUNK), *budget);
+    const uint8_t *m;
     if (disk_pread (d, fuzz_buf, n, off) == -1)
       return;               /* an I/O error on bad input is fine */
     if (zero && !is_zero (fuzz_buf, n))
       fuzz_die ("an EXTENT_ZERO range does not read as zeros");
+    if ((m = disk_map (d, off, n)) != NULL && memcmp (m, fuzz_buf, n) != 0)
+      fuzz_die ("the mapping and pread disagree");
     off += n;
     len -= n;
     *budget -= n;

@@ -48,25 +48,6 @@ fixed_pwrite (struct disk *d, const void *buf, size_t count, uint64_t offset)
   return 0;
 }
 
-static int
-add_extent (struct extent_vector *out, uint64_t offset, uint64_t length,
-            enum extent_type type, const char *file)
-{
-  struct extent *last = out->len ? &out->ptr[out->len - 1] : NULL;
-
-  if (length == 0)
-    return 0;
-  if (last && last->type == type && last->offset + last->length == offset) {
-    last->length += length;
-    return 0;
-  }
-  if (extent_vector_append (out, (struct extent) { offset, length, type })) {
-    hv_error (HV_E_NOMEM, "%s: extents: %m", file);
-    return -1;
-  }
-  return 0;
-}
-
 /* Holes in a fixed VHD's file read as zeros: report them so a copy
  * skips them (our writer leaves zero areas as holes). */
 static int
@@ -79,15 +60,15 @@ fixed_extents (struct disk *d, uint64_t offset, uint64_t length,
 
   data = lseek (v->fd, (off_t) offset, SEEK_DATA);
   if (data == -1 && errno != ENXIO)
-    return add_extent (out, offset, length, EXTENT_DATA, d->filename);
+    return extent_add (out, offset, length, EXTENT_DATA, d->filename);
   if (data == -1 || (uint64_t) data >= end)
-    return add_extent (out, offset, length, EXTENT_ZERO, d->filename);
-  if (add_extent (out, offset, data - offset, EXTENT_ZERO, d->filename))
+    return extent_add (out, offset, length, EXTENT_ZERO, d->filename);
+  if (extent_add (out, offset, data - offset, EXTENT_ZERO, d->filename))
     return -1;
   hole = lseek (v->fd, data, SEEK_HOLE);
   if (hole == -1 || (uint64_t) hole > end)
     hole = end;
-  return add_extent (out, data, hole - data, EXTENT_DATA, d->filename);
+  return extent_add (out, data, hole - data, EXTENT_DATA, d->filename);
 }
 
 static int
@@ -437,7 +418,7 @@ parent_extents (struct vhd *v, uint64_t offset, uint64_t len,
                       &pe);
     for (size_t i = 0; i < pe.len && r == 0; i++) {
       uint64_t n = MIN (pe.ptr[i].length, end - pe.ptr[i].offset);
-      r = add_extent (out, pe.ptr[i].offset, n, pe.ptr[i].type,
+      r = extent_add (out, pe.ptr[i].offset, n, pe.ptr[i].type,
                       v->d.filename);
       offset = pe.ptr[i].offset + n;
     }
@@ -446,7 +427,7 @@ parent_extents (struct vhd *v, uint64_t offset, uint64_t len,
   }
   free (pe.ptr);
   if (r == 0 && offset < end)
-    r = add_extent (out, offset, end - offset, EXTENT_ZERO, v->d.filename);
+    r = extent_add (out, offset, end - offset, EXTENT_ZERO, v->d.filename);
   return r;
 }
 
@@ -470,7 +451,7 @@ diff_block_extents (struct vhd *v, uint32_t blk, uint64_t offset,
       run += VHD_SECTOR;
     run = MIN (run, offset + len);
     r = present
-      ? add_extent (out, pos, run - pos, EXTENT_DATA, v->d.filename)
+      ? extent_add (out, pos, run - pos, EXTENT_DATA, v->d.filename)
       : parent_extents (v, pos, run - pos, out);
     pos = run;
   }
@@ -491,11 +472,11 @@ sparse_extents (struct disk *d, uint64_t offset, uint64_t length,
     int r;
     if (v->bat[blk] == VHD_BAT_UNUSED)
       r = is_diff (v) ? parent_extents (v, offset, n, out)
-        : add_extent (out, offset, n, EXTENT_ZERO, d->filename);
+        : extent_add (out, offset, n, EXTENT_ZERO, d->filename);
     else if (is_diff (v))
       r = diff_block_extents (v, blk, offset, n, out);
     else
-      r = add_extent (out, offset, n, EXTENT_DATA, d->filename);
+      r = extent_add (out, offset, n, EXTENT_DATA, d->filename);
     if (r == -1)
       return -1;
     offset += n;

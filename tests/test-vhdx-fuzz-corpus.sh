@@ -1,0 +1,31 @@
+#!/bin/bash
+# Replay the VHDX fuzzing seeds (tests/fuzz-corpus-vhdx/, in the compact
+# form fuzz-vhdx.c describes) and every corrupt file of
+# fixtures/bad-vhdx/ through the fuzz target built without libFuzzer
+# (test-vhdx-fuzz-replay): open, read every extent, close.  The target
+# aborts when an invariant fails; in the sanitizer build any report
+# fails the test too.  An input that once failed under the fuzzer goes
+# into the corpus and stays a regression test here.
+
+# shellcheck source=tests/functions.sh
+source "${top_srcdir:-$(dirname "$0")/..}/tests/functions.sh"
+
+prog=$top_builddir/tests/test-vhdx-fuzz-replay
+[[ -x $prog ]] || fail "$prog is not built (make check builds it)"
+inputs=("$top_srcdir"/tests/fuzz-corpus-vhdx/* "$top_srcdir"/fixtures/bad-vhdx/*.vhdx)
+(( ${#inputs[@]} >= 50 )) || fail "only ${#inputs[@]} inputs found"
+if ! "$prog" "${inputs[@]}" >"$tmp/out" 2>"$tmp/err"; then
+  passed=$(grep -c '^ok ' "$tmp/out" || true)
+  fail "failed on ${inputs[passed]}: $(tail -n 40 "$tmp/err")"
+fi
+if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$tmp/err"; then
+  fail "sanitizer report: $(cat "$tmp/err")"
+fi
+assert_eq "$(grep -c '^ok ' "$tmp/out")" "${#inputs[@]}" "inputs replayed"
+
+# The seeds are valid disks, so the fuzzer starts deep in the reader:
+# they open and read without a single message.
+FUZZ_VHDX_VERBOSE=1 "$prog" "$top_srcdir"/tests/fuzz-corpus-vhdx/* \
+  >/dev/null 2>"$tmp/err" || fail "replaying the seeds: $(cat "$tmp/err")"
+[[ ! -s $tmp/err ]] || fail "a seed is refused: $(cat "$tmp/err")"
+echo "PASS: ${#inputs[@]} inputs replayed by $(basename "$prog")"
