@@ -209,16 +209,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   struct disk *d;
 
-  fuzz_dir_enter (&fdir, true, die);
+  fuzz_enter ();
   if (size >= 8 && memcmp (data, "vhdxfuzz", 8) == 0)
     write_compact (data, size);
   else
     write_file (input, data, size, size);
   d = vhdx_open (input, 0);
   if (d) {
-    fuzz_read_disk (d, buf, READ_BUDGET, die);
+    fuzz_read_disk (d);
     disk_close (d);
   }
-  fuzz_dir_enter (&fdir, false, die);
+  fuzz_leave ();
   return 0;
 }
