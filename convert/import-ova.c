@@ -138,7 +138,7 @@ entry_sha256 (const struct ova_import *x, const char *name)
 {
   const struct ova_digest *dg = ova_digest (x->ova, name);
 
-  return dg ? dg->sha256 : NULL;
+  return dg && dg->sha256[0] ? dg->sha256 : NULL;
 }
 
 static int
@@ -193,8 +193,13 @@ read_manifest (struct ova_import *x, const char *name, uint64_t size)
   }
   x->manifest_len = size;
   x->manifest[size] = '\0';
-  return ova_read_full (x->ova, x->manifest, size) == 0 ?
-    ova_drain (x->ova) : -1;
+  if (ova_read_full (x->ova, x->manifest, size) == -1)
+    return -1;
+  /* The entries after it need only the digests it uses: hashing a disk
+   * twice costs as much as decoding it. */
+  ova_want_digests (x->ova, strstr (x->manifest, "SHA1(") != NULL,
+                    strstr (x->manifest, "SHA256(") != NULL);
+  return ova_drain (x->ova);
 }
 
 static bool
@@ -271,6 +276,12 @@ check_digest (struct ova_import *x, const char *alg, const char *name,
   if (d == NULL) {
     hv_error (HV_E_FORMAT, "%s: manifest names %s, which is not in the "
               "archive", ova_filename (x->ova), name);
+    return -1;
+  }
+  if (want[0] == '\0') {
+    hv_error (HV_E_FORMAT, "%s: manifest: %s of %s, but the manifest "
+              "before it used other digests (mixed digests not supported)",
+              ova_filename (x->ova), alg, name);
     return -1;
   }
   if (strcasecmp (want, hex) != 0) {

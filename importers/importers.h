@@ -155,6 +155,9 @@ ssize_t ova_read (struct ova *o, void *buf, size_t n);
 int ova_read_full (void *opaque, void *buf, size_t n);
 int ova_drain (struct ova *o);
 const struct ova_digest *ova_digest (const struct ova *o, const char *name);
+/* Hash the entries to come with only these (both at first); a digest
+ * not computed is "". */
+void ova_want_digests (struct ova *o, bool sha1, bool sha256);
 const char *ova_filename (const struct ova *o);
 void ova_close (struct ova *o);
 

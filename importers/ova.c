@@ -29,6 +29,8 @@ struct ova {
   int64_t entry_size;
   uint64_t entry_read;
   EVP_MD_CTX *sha1, *sha256;
+  bool want_sha1, want_sha256;    /* for the entries to come */
+  bool doing_sha1, doing_sha256;  /* for the current entry */
   struct string_vector seen;
   struct ova_digest_vector digests;   /* of the entries read to the end */
 };
@@ -55,6 +57,7 @@ ova_open (const char *filename)
     ova_close (o);
     return NULL;
   }
+  o->want_sha1 = o->want_sha256 = true;
   /* tar only (ustar, pax, GNU), raw or gzip/xz/bzip2-compressed. */
   archive_read_support_format_tar (o->a);
   archive_read_support_filter_gzip (o->a);
@@ -140,8 +143,12 @@ ova_next (struct ova *o, const char **name, uint64_t *size)
   o->entry_read = 0;
   *name = copy;
   *size = o->entry_size > 0 ? (uint64_t) o->entry_size : 0;
-  EVP_DigestInit_ex (o->sha1, EVP_sha1 (), NULL);
-  EVP_DigestInit_ex (o->sha256, EVP_sha256 (), NULL);
+  o->doing_sha1 = o->want_sha1;
+  o->doing_sha256 = o->want_sha256;
+  if (o->doing_sha1)
+    EVP_DigestInit_ex (o->sha1, EVP_sha1 (), NULL);
+  if (o->doing_sha256)
+    EVP_DigestInit_ex (o->sha256, EVP_sha256 (), NULL);
   return 1;
 }
 
@@ -153,12 +160,12 @@ finish_entry (struct ova *o)
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len;
 
-  EVP_DigestFinal_ex (o->sha1, md, &len);
-  for (unsigned i = 0; i < len; i++)
-    snprintf (d.sha1 + 2 * i, 3, "%02x", md[i]);
-  EVP_DigestFinal_ex (o->sha256, md, &len);
-  for (unsigned i = 0; i < len; i++)
-    snprintf (d.sha256 + 2 * i, 3, "%02x", md[i]);
+  if (o->doing_sha1 && EVP_DigestFinal_ex (o->sha1, md, &len))
+    for (unsigned i = 0; i < len; i++)
+      snprintf (d.sha1 + 2 * i, 3, "%02x", md[i]);
+  if (o->doing_sha256 && EVP_DigestFinal_ex (o->sha256, md, &len))
+    for (unsigned i = 0; i < len; i++)
+      snprintf (d.sha256 + 2 * i, 3, "%02x", md[i]);
   if (ova_digest_vector_append (&o->digests, d) == -1) {
     hv_error (HV_E_NOMEM, "%s: %m", o->file);
     return -1;
@@ -175,8 +182,10 @@ ova_read (struct ova *o, void *buf, size_t n)
     archive_fail (o, o->entry);
     return -1;
   }
-  EVP_DigestUpdate (o->sha1, buf, r);
-  EVP_DigestUpdate (o->sha256, buf, r);
+  if (o->doing_sha1)
+    EVP_DigestUpdate (o->sha1, buf, r);
+  if (o->doing_sha256)
+    EVP_DigestUpdate (o->sha256, buf, r);
   o->entry_read += r;
   if (r == 0 && finish_entry (o) == -1)
     return -1;
@@ -222,6 +231,13 @@ ova_digest (const struct ova *o, const char *name)
     if (strcmp (o->digests.ptr[i].name, name) == 0)
       return &o->digests.ptr[i];
   return NULL;
+}
+
+void
+ova_want_digests (struct ova *o, bool sha1, bool sha256)
+{
+  o->want_sha1 = sha1;
+  o->want_sha256 = sha256;
 }
 
 const char *
