@@ -176,6 +176,34 @@ must_fail "$tmp/badmf.ova" "SHA256 of disk1.vmdk is .*, the manifest says"
 pack "$tmp/extra.ova" vm.ovf vm.mf disk1.vmdk
 must_fail "$tmp/extra.ova" "manifest names extra.iso, which is not in the archive"
 
+# 4b. A grain whose compressed data is damaged (decoded by a worker
+# thread; reported once, naming the grain), and one claiming to be
+# larger than a grain can be.
+"$QEMU_IMG" convert -f raw -O vmdk -o subformat=streamOptimized "$src" \
+  "$w/disk1.vmdk"
+cp "$w/disk1.vmdk" "$tmp/good.vmdk"
+python3 - "$w/disk1.vmdk" <<'PY'
+import struct, sys
+f = open(sys.argv[1], "r+b")
+overhead, = struct.unpack("<Q", f.read(72)[64:72])
+f.seek(overhead * 512 + 12 + 20)      # inside the first grain's deflate data
+f.write(b"\xff" * 16)
+PY
+descriptor "$w/vm.ovf" ""
+pack "$tmp/badgrain.ova" vm.ovf disk1.vmdk
+must_fail "$tmp/badgrain.ova" "disk1.vmdk: grain at sector .*: .*compressed data\|disk1.vmdk: grain at sector .*truncated"
+cp "$tmp/good.vmdk" "$w/disk1.vmdk"
+python3 - "$w/disk1.vmdk" <<'PY'
+import struct, sys
+f = open(sys.argv[1], "r+b")
+overhead, = struct.unpack("<Q", f.read(72)[64:72])
+f.seek(overhead * 512 + 8)            # the first grain's compressed size
+f.write(struct.pack("<I", 1 << 30))
+PY
+pack "$tmp/biggrain.ova" vm.ovf disk1.vmdk
+must_fail "$tmp/biggrain.ova" "compressed size 1073741824 is more than a grain can take"
+cp "$tmp/good.vmdk" "$w/disk1.vmdk"
+
 # 5. Unsafe entries and a missing disk.
 (cd "$w" && tar --format=ustar -cf "$tmp/dotdot.ova" vm.ovf \
    --transform 's,^disk1,../disk1,' disk1.vmdk)
