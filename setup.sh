@@ -15,6 +15,10 @@ packages=(
   # clang's libFuzzer runtime (only recommended by clang, and we install
   # without recommends); sfdisk and mke2fs for ./run-sample.sh.
   libclang-rt-14-dev fdisk e2fsprogs
+  # The sample physical server (fixtures/make-sample-server.sh) and
+  # booting it: QEMU, the Debian kernel, busybox, extlinux.
+  qemu-system-x86 linux-image-amd64 busybox-static extlinux syslinux-common
+  cpio
 )
 
 log=$(mktemp)
