@@ -20,6 +20,10 @@ packages=(
   # Independent checkers of what import writes: virt-xml-validate
   # (libvirt's schemas) and xmllint.
   libvirt-clients libxml2-utils
+  # The sample physical server (fixtures/make-sample-server.sh) and
+  # booting it: QEMU, the Debian kernel, busybox, extlinux.
+  qemu-system-x86 linux-image-amd64 busybox-static extlinux syslinux-common
+  cpio
 )
 
 log=$(mktemp)
