@@ -24,6 +24,7 @@ static const struct importer_format formats[] = {
   { "qcow2", qcow2_probe, qcow2_open },
   { "vmdk", vmdk_probe, vmdk_open },
   { "vhdx", vhdx_probe, vhdx_open },
+  { "vdi", vdi_probe, vdi_open },
   { "raw", raw_probe, raw_open },
 };
 
