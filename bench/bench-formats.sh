@@ -24,20 +24,8 @@
 
 set -euo pipefail
 
-runs=5
-dir=$(cd "$(dirname "$0")" && pwd)/out
-keep=no
-while getopts n:d:k opt; do
-  case $opt in
-    n) runs=$OPTARG ;;
-    d) dir=$OPTARG ;;
-    k) keep=yes ;;
-    *) sed -n '/^# Usage:/,/^# in place/s/^# //p' "$0" >&2; exit 2 ;;
-  esac
-done
-shift $((OPTIND - 1))
 # shellcheck source=bench/lib.sh
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.sh" "$@"
 
 # How qemu-img stores the content for each source kind.
 declare -A create=(
@@ -46,7 +34,7 @@ declare -A create=(
   [vdi]="-O vdi"
   [vhdx]="-O vhdx -o subformat=dynamic"
 )
-formats=("$@")
+formats=("${operands[@]}")
 [[ ${#formats[@]} -gt 0 ]] || formats=(vmdk-so qcow2-c vdi vhdx)
 
 mkdir -p "$dir"

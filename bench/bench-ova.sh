@@ -19,19 +19,8 @@
 
 set -euo pipefail
 
-runs=5
-dir=$(cd "$(dirname "$0")" && pwd)/out
-keep=no
-while getopts n:d:k opt; do
-  case $opt in
-    n) runs=$OPTARG ;;
-    d) dir=$OPTARG ;;
-    k) keep=yes ;;
-    *) sed -n '/^# Usage:/,/^# in place/s/^# //p' "$0" >&2; exit 2 ;;
-  esac
-done
 # shellcheck source=bench/lib.sh
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.sh" "$@"
 
 ova=$dir/bench.ova
 make_ova () {

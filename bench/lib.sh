@@ -1,8 +1,24 @@
 # bench/lib.sh: what the bench scripts share (sourced, not run).
 #
-# Sets $hvconvert (HVCONVERT, else convert/hvconvert of this tree, in
-# place or in build/) and $size (2 GiB); needs $dir set by the caller.
-# Provides die, layout, make_raw, timed, median, median_of.
+# Parses the options every bench script takes (-n RUNS, -d DIR, -k; see
+# their Usage) into $runs, $dir and $keep, leaving the operands in
+# $operands.  Sets $hvconvert (HVCONVERT, else convert/hvconvert of this
+# tree, in place or in build/) and $size (2 GiB).  Provides die, layout,
+# make_raw, timed, median, median_of and compare.
+
+runs=5
+dir=$(cd "$(dirname "$0")" && pwd)/out
+keep=no
+while getopts n:d:k opt; do
+  case $opt in
+    n) runs=$OPTARG ;;
+    d) dir=$OPTARG ;;
+    k) keep=yes ;;
+    *) sed -n '/^# Usage:/,/^# in place/s/^# //p' "$0" >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+operands=("$@")
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(dirname "$here")

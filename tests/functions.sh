@@ -239,3 +239,26 @@ with open(expected, "r+b") as e:
             e.write(data[s * 512:(s + 1) * 512])
 PY
 }
+
+# replay_corpus PROG MIN INPUTS...: run the fuzz target PROG (built
+# without libFuzzer: tests/PROG) over the INPUTS, at least MIN of them;
+# fail on a crash, a failed invariant (abort), a sanitizer report, or an
+# input not replayed.  The test-*-fuzz-corpus.sh scripts use it.
+replay_corpus () {
+  local prog=$top_builddir/tests/$1 min=$2 passed
+  shift 2
+  local inputs=("$@")
+  [[ -x $prog ]] || fail "$prog is not built (make check builds it)"
+  (( ${#inputs[@]} >= min )) || fail "$1: only ${#inputs[@]} inputs found"
+  if ! "$prog" "${inputs[@]}" >"$tmp/replay.out" 2>"$tmp/replay.err"; then
+    passed=$(grep -c '^ok ' "$tmp/replay.out" || true)
+    fail "$(basename "$prog") failed on ${inputs[passed]}: $(tail -n 40 "$tmp/replay.err")"
+  fi
+  if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' \
+       "$tmp/replay.err"; then
+    fail "sanitizer report: $(cat "$tmp/replay.err")"
+  fi
+  assert_eq "$(grep -c '^ok ' "$tmp/replay.out")" "${#inputs[@]}" \
+    "inputs replayed by $(basename "$prog")"
+  echo "PASS: ${#inputs[@]} inputs replayed by $(basename "$prog")"
+}

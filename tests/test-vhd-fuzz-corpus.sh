@@ -11,24 +11,7 @@
 # targets' invariants (they abort when one fails).
 source "${top_srcdir:-$(dirname "$0")/..}/tests/functions.sh"
 
-# replay PROGRAM MIN-INPUTS INPUT...: all inputs pass, no sanitizer report.
-replay () {
-  local prog=$top_builddir/tests/$1 min=$2
-  shift 2
-  [[ -x $prog ]] || fail "$prog is not built (make check builds it)"
-  (( $# >= min )) || fail "$1: only $# inputs found"
-  local inputs=("$@") passed
-  if ! "$prog" "$@" >"$tmp/out" 2>"$tmp/err"; then
-    passed=$(grep -c '^ok ' "$tmp/out" || true)
-    fail "$(basename "$prog") failed on ${inputs[passed]}: $(tail -n 40 "$tmp/err")"
-  fi
-  if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$tmp/err"; then
-    fail "sanitizer report: $(cat "$tmp/err")"
-  fi
-  assert_eq "$(grep -c '^ok ' "$tmp/out")" "$#" "inputs replayed by $prog"
-  echo "PASS: $# inputs replayed by $(basename "$prog")"
-}
-
-replay test-vhd-fuzz-replay 60 \
+# replay_corpus (functions.sh): all inputs pass, no sanitizer report.
+replay_corpus test-vhd-fuzz-replay 60 \
   "$top_srcdir"/tests/fuzz-corpus-vhd/* "$top_srcdir"/fixtures/bad/*.vhd
-replay test-vhd-fuzz-write-replay 5 "$top_srcdir"/tests/fuzz-corpus-vhd-write/*
+replay_corpus test-vhd-fuzz-write-replay 5 "$top_srcdir"/tests/fuzz-corpus-vhd-write/*
