@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "importers.h"
@@ -38,6 +39,8 @@ struct vdi {
   uint32_t block_size, block_extra, nblocks;
   uint64_t data_offset;
   uint32_t *map;             /* host order */
+  uint8_t *file_map;         /* the whole file mapped, or NULL */
+  uint64_t file_size;
   uint8_t uuid[16], modification[16], linkage[16], parent_modification[16];
   struct disk *parent;       /* differencing images */
 };
@@ -318,11 +321,34 @@ vdi_extents (struct disk *d, uint64_t offset, uint64_t length,
   return 0;
 }
 
+/* A range whose blocks are all allocated and follow each other in the
+ * file (as qemu-img and VirtualBox write a sequential copy) is one
+ * piece of the mapped file: the copy engine reads it in place. */
+static const uint8_t *
+vdi_map (struct disk *d, uint64_t offset, size_t count)
+{
+  struct vdi *v = (struct vdi *) d;
+  const uint32_t first = offset / v->block_size;
+  const uint32_t last = (offset + count - 1) / v->block_size;
+  const uint32_t e0 = v->map[first];
+
+  if (v->file_map == NULL || v->block_extra || e0 >= VDI_ZERO)
+    return NULL;
+  for (uint32_t b = first + 1; b <= last; b++)
+    if (v->map[b] != e0 + (b - first))
+      return NULL;
+  if (block_offset (v, e0) + offset % v->block_size + count > v->file_size)
+    return NULL;
+  return v->file_map + block_offset (v, e0) + offset % v->block_size;
+}
+
 static void
 vdi_close (struct disk *d)
 {
   struct vdi *v = (struct vdi *) d;
 
+  if (v->file_map)
+    munmap (v->file_map, v->file_size);
   disk_close (v->parent);
   free (v->map);
   if (v->fd >= 0)
@@ -334,6 +360,7 @@ static const struct disk_ops vdi_ops = {
   .pread = vdi_pread,
   .extents = vdi_extents,
   .close = vdi_close,
+  .map = vdi_map,
 };
 
 const char *
@@ -368,6 +395,11 @@ vdi_setup (struct vdi *v, unsigned flags)
     return -1;
   if (v->type == VDI_DIFF)
     return open_parent (v, flags);
+  /* Only a hint for vdi_map: without it everything goes by pread. */
+  v->file_size = st.st_size;
+  v->file_map = mmap (NULL, st.st_size, PROT_READ, MAP_SHARED, v->fd, 0);
+  if (v->file_map == MAP_FAILED)
+    v->file_map = NULL;
   return 0;
 }
 
