@@ -227,6 +227,8 @@ int full_pwrite2 (int fd, const void *a, size_t alen, const void *b,
  * in the kernel where it can. */
 int full_copy_range (int in, uint64_t in_off, int out, uint64_t out_off,
                      uint64_t len);
+/* [OFFSET, OFFSET+LEN) reads as zeros after it (a hole if it can). */
+int full_zero_range (int fd, uint64_t offset, uint64_t len);
 int full_ftruncate (int fd, uint64_t size);
 int full_fsync (int fd);
 int full_fdatasync (int fd);

@@ -1,7 +1,8 @@
 /* Full pread/pwrite: loop over short transfers and EINTR.
  *
  * Every call that changes a file's content or makes it durable (pwrite,
- * pwritev, copy range, ftruncate, fsync, fdatasync) goes through this
+ * pwritev, copy range, zero range, ftruncate, fsync, fdatasync) goes
+ * through this
  * file, so that one fault injector covers them all.  With the
  * environment variable HVCONVERT_FAULT set to "write:N" the N-th such
  * call (counted from 1 over the whole process) fails with EIO without
@@ -13,6 +14,7 @@
 #include <config.h>
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <sys/uio.h>
 
@@ -200,6 +202,31 @@ full_copy_range (int in, uint64_t in_off, int out, uint64_t out_off,
     in_off += r;
     out_off += r;
     len -= r;
+  }
+  return 0;
+}
+
+/* Make [OFFSET, OFFSET+LEN) read as zeros: punch a hole where the file
+ * system can (no data written), else write zeros. */
+int
+full_zero_range (int fd, uint64_t offset, uint64_t len)
+{
+  static const uint8_t zeros[64 * KiB];
+
+  if (fault_point ("zero range") == -1)
+    return -1;
+  if (len == 0 ||
+      fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                 (off_t) offset, (off_t) len) == 0)
+    return 0;
+  if (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL)
+    return -1;
+  while (len > 0) {
+    size_t n = MIN (len, sizeof zeros);
+    if (pwrite_loop (fd, zeros, n, offset) == -1)
+      return -1;
+    offset += n;
+    len -= n;
   }
   return 0;
 }

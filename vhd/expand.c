@@ -5,18 +5,23 @@
  * bytes; what lies between them and the footer at the end is ignored):
  *   1. the old footer, unchanged, at the new end S1 (the file grows, the
  *      space between reads as zeros): still the old disk;
- *   2. zeros over the old footer at S0: still the old disk;
+ *   2. zeros over the old footer at S0 (a hole punched where it can):
+ *      still the old disk;
  *   3. the footer with the new size at S1: the new disk.
+ * Run again after a crash between 1 and 3, it finds the file longer
+ * than the disk and makes everything from S0 to the end read as zeros.
  *
  * Dynamic disk: the BAT needs ceil(S1 / block size) entries.
  *   1. If the longer BAT does not fit where the BAT is, the blocks in its
  *      way are copied to the end of the file (behind a new footer written
- *      first), and their BAT entries switched to the copies.  If metadata
- *      is in the way instead, the BAT moves to the end of the file.
+ *      first, after the longer BAT), and their BAT entries switched to
+ *      the copies.  If metadata other than the footer at the end is in
+ *      the way (a layout we do not write), the BAT moves to the end of
+ *      the file instead.
  *   2. The new BAT is written (its new entries unallocated), then the
  *      header points at it (table offset and length in one sector):
  *      still the old disk, whose entries did not change.
- *   3. The footer at the end gets the new size and geometry (the new
+ *   3. The footer at the end gets the new sizes and geometry (the new
  *      disk), then its copy at offset 0.  Between the two the copy lags
  *      behind in its size only; vhd check accepts that (readers that use
  *      the copy, such as QEMU, see the old disk until it is written), and
@@ -47,20 +52,21 @@ struct grow {
 static int
 expand_fixed (struct grow *g)
 {
-  static const uint8_t zeros[VHD_SECTOR];
   struct vhd *v = g->v;
   const uint64_t old = v->footer.current_size;
+  const uint64_t footer_at = v->file_size - VHD_FOOTER_SIZE;
+  /* What may not read as zeros in the new space: the old footer, and
+   * whatever an interrupted expand left between it and the end. */
+  const uint64_t dirty = MIN (g->size, footer_at + VHD_FOOTER_SIZE) - old;
 
-  if (v->file_size != old + VHD_FOOTER_SIZE) {
-    hv_error (HV_E_UNSUPPORTED, "%s: the file has %" PRIu64 " bytes, not "
-              "the virtual size plus a 512-byte footer (%" PRIu64 "); "
-              "refusing to expand an unusual layout", v->d.filename,
-              v->file_size, old + VHD_FOOTER_SIZE);
+  if (g->size > footer_at && vhd_set_end (v, g->footer, g->size) == -1)
+    return -1;
+  if (full_zero_range (v->fd, old, dirty) == -1) {
+    hv_error (HV_E_IO, "%s: zeroing %" PRIu64 " bytes at offset %" PRIu64
+              ": %m", v->d.filename, dirty, old);
     return -1;
   }
-  if (vhd_set_end (v, g->footer, g->size) == -1 ||
-      vhd_write (v, zeros, sizeof zeros, old, "zeros over the old footer")
-      == -1 || vhd_barrier (v) == -1)
+  if (vhd_barrier (v) == -1)
     return -1;
   vhd_footer_set_size (g->footer, g->size);
   return vhd_set_end (v, g->footer, g->size);
@@ -76,7 +82,8 @@ overlaps (uint64_t start, uint64_t end, const struct vhd_region *r)
   return r->start < end && start < r->end;
 }
 
-/* Is metadata other than the BAT in [T0, T0 + LEN)? */
+/* Is metadata in [T0, T0 + LEN), other than the BAT itself and the
+ * footer at the end (which can move)? */
 static bool
 metadata_in_way (struct vhd *v, uint64_t len)
 {
@@ -85,7 +92,8 @@ metadata_in_way (struct vhd *v, uint64_t len)
   size_t n = vhd_metadata_regions (v, r);
 
   for (size_t i = 0; i < n; i++)
-    if (r[i].start != t0 && overlaps (t0, t0 + len, &r[i]))
+    if (r[i].start != t0 && r[i].start != v->file_size - VHD_FOOTER_SIZE &&
+        overlaps (t0, t0 + len, &r[i]))
       return true;
   return false;
 }
@@ -95,52 +103,72 @@ struct moved {
   uint64_t to, len;
 };
 
-/* Copy the blocks in [T0, T0 + LEN) behind the end of the file and
- * switch their entries (in the old BAT and in G->bat). */
-static int
-move_blocks_away (struct grow *g, uint64_t len)
+/* Plan the copies of the blocks in [T0, T0 + LEN) to the space behind
+ * both the data and the longer BAT; returns the end of that space. */
+static uint64_t
+plan_moves (struct grow *g, uint64_t len, struct moved *m, size_t *n)
 {
   struct vhd *v = g->v;
   const uint64_t t0 = v->header.table_offset;
-  uint64_t cursor = v->next_free;
-  struct moved *m = malloc ((v->nblocks ? v->nblocks : 1) * sizeof *m);
-  size_t n = 0;
-  int r = -1;
+  uint64_t cursor = MAX (v->next_free, t0 + len);
 
-  if (m == NULL) {
-    hv_error (HV_E_NOMEM, "%s: %m", v->d.filename);
-    return -1;
-  }
-  /* Spans are taken now: the file grows below, which changes them. */
+  /* Spans are taken now: the file grows later, which changes them. */
+  *n = 0;
   for (uint32_t i = 0; i < v->nblocks; i++) {
     uint64_t start = (uint64_t) v->bat[i] * VHD_SECTOR;
     struct vhd_region b = { start, start + vhd_block_span (v, i), i };
     if (v->bat[i] == VHD_BAT_UNUSED || !overlaps (t0, t0 + len, &b))
       continue;
     cursor = vhd_align_block (v, cursor);
-    m[n++] = (struct moved) { i, cursor, b.end - b.start };
+    m[(*n)++] = (struct moved) { i, cursor, b.end - b.start };
     cursor += b.end - b.start;
   }
-  if (n == 0) {
-    free (m);
-    return 0;
-  }
-  if (vhd_set_end (v, g->footer, ROUND_UP (cursor, VHD_SECTOR)) == -1)
-    goto out;
+  return ROUND_UP (cursor, VHD_SECTOR);
+}
+
+/* Copy the moved blocks, a barrier, switch their entries (in the old
+ * BAT and in G->bat), a barrier. */
+static int
+move_blocks (struct grow *g, const struct moved *m, size_t n)
+{
+  struct vhd *v = g->v;
+
   for (size_t i = 0; i < n; i++)
     if (vhd_copy (v, (uint64_t) v->bat[m[i].blk] * VHD_SECTOR, m[i].to,
                   m[i].len) == -1)
-      goto out;
+      return -1;
   if (vhd_barrier (v) == -1)
-    goto out;
+    return -1;
   for (size_t i = 0; i < n; i++)
     v->bat[m[i].blk] = g->bat[m[i].blk] = m[i].to / VHD_SECTOR;
   hv_debug ("%s: moved %zu block%s out of the BAT's way", v->d.filename, n,
             n == 1 ? "" : "s");
-  if (vhd_write_bat (v, v->bat, t0, 0, v->nblocks, false) == 0 &&
-      vhd_barrier (v) == 0)
-    r = 0;
- out:
+  if (vhd_write_bat (v, v->bat, v->header.table_offset, 0, v->nblocks,
+                     false) == -1)
+    return -1;
+  return vhd_barrier (v);
+}
+
+/* Make room for a BAT of LEN bytes where the BAT is: the blocks in the
+ * way go behind it, and the footer too if the BAT reaches it. */
+static int
+grow_in_place (struct grow *g, uint64_t len)
+{
+  struct vhd *v = g->v;
+  struct moved *m = malloc ((v->nblocks ? v->nblocks : 1) * sizeof *m);
+  uint64_t end;
+  size_t n;
+  int r = -1;
+
+  if (m == NULL) {
+    hv_error (HV_E_NOMEM, "%s: %m", v->d.filename);
+    return -1;
+  }
+  g->table_offset = v->header.table_offset;
+  end = plan_moves (g, len, m, &n);
+  if ((n == 0 && g->table_offset + len <= v->file_size - VHD_FOOTER_SIZE) ||
+      vhd_set_end (v, g->footer, end) == 0)
+    r = n ? move_blocks (g, m, n) : 0;
   free (m);
   return r;
 }
@@ -152,10 +180,8 @@ place_bat (struct grow *g)
   struct vhd *v = g->v;
   const uint64_t len = ROUND_UP (4ULL * g->entries, VHD_SECTOR);
 
-  if (!metadata_in_way (v, len)) {
-    g->table_offset = v->header.table_offset;
-    return move_blocks_away (g, len);
-  }
+  if (!metadata_in_way (v, len))
+    return grow_in_place (g, len);
   g->table_offset = ROUND_UP (v->next_free, VHD_SECTOR);
   hv_debug ("%s: metadata follows the BAT: moving the BAT to offset %"
             PRIu64, v->d.filename, g->table_offset);
