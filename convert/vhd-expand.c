@@ -107,6 +107,11 @@ vhd_expand_cmd (int argc, char **argv)
     usage_error ("vhd expand", "--size is required");
     r = -1;
   }
+  if (r == 0 && (a.size == 0 || a.size % VHD_SECTOR)) {
+    usage_error ("vhd expand", "--size must be a positive multiple of 512 "
+                 "bytes");
+    r = -1;
+  }
   if (r != 0)
     return r == 1 ? HV_EXIT_OK : HV_EXIT_USAGE;
   r = check_children (file, a.force, &old);

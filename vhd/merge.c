@@ -5,9 +5,10 @@
  *   1. the footer, unchanged, at the end of the space needed (a barrier);
  *   2. every parent block the child touches is written anew into that
  *      space: the parent's block (if any) with the child's present
- *      sectors laid over it, its bitmap the union of both; then a copy of
- *      the BAT pointing at the new blocks (a barrier).  Nothing points
- *      at any of it yet, and no existing block was overwritten;
+ *      sectors laid over it, its bitmap the union of both (a dynamic
+ *      parent's: all set, as its unwritten sectors hold zeros); then a
+ *      copy of the BAT pointing at the new blocks (a barrier).  Nothing
+ *      points at any of it yet, and no existing block was overwritten;
  *   3. the header's table offset is switched to the new BAT (one sector;
  *      a barrier): the parent now holds the merged content;
  *   4. the new BAT is copied over the old one, which nothing points to
@@ -171,6 +172,11 @@ build_block (struct merge *m, uint32_t blk)
       memcpy (data + s * VHD_SECTOR, m->cdata + s * VHD_SECTOR, VHD_SECTOR);
       set_bit (m->pblock, s);
     }
+  /* A dynamic disk's bitmap says "written", and every sector of the new
+   * block is (the others hold zeros): all bits set, as every writer of
+   * dynamic disks does. */
+  if (p->footer.disk_type == VHD_TYPE_DYNAMIC)
+    memset (m->pblock, 0xFF, p->bitmap_size);
   return 0;
 }
 
