@@ -49,7 +49,8 @@ done
 die () { echo "bench-compact: $*" >&2; exit 1; }
 
 [[ -x $hvconvert ]] || die "$hvconvert not built: run make first"
-command -v qemu-img >/dev/null || die "qemu-img missing: apt-get install qemu-utils"
+command -v qemu-img >/dev/null ||
+  die "qemu-img missing: apt-get install qemu-utils"
 command -v python3 >/dev/null || die "python3 missing: apt-get install python3"
 if [[ ! -x /usr/bin/time ]]; then
   echo "bench-compact: installing GNU time (apt-get install time)" >&2
@@ -95,7 +96,8 @@ make_source () {
 timed () {
   local tfile=$dir/time.txt
   sync
-  /usr/bin/time -f '%e %M' -o "$tfile" "$@" >/dev/null 2>"$dir/stderr.txt" ||
+  /usr/bin/time -f '%e %M' -o "$tfile" "$@" >/dev/null \
+    2>"$dir/stderr.txt" ||
     { cat "$dir/stderr.txt" >&2; die "failed: $*"; }
   tail -n 1 "$tfile"
 }

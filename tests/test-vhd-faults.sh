@@ -73,7 +73,8 @@ d=$tmp/dyn.vhd
 new_disk "$tmp/c0.vhd" "$tmp/c.raw" $((16 * MiB)) --block-size 512K 2>/dev/null
 for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
   if (( i % 3 == 1 )); then pattern=zero; else pattern=$i; fi
-  vwrite "$tmp/c0.vhd" "$tmp/c.raw" $((i * 1300 * KiB)) $((700 * KiB)) "$pattern"
+  vwrite "$tmp/c0.vhd" "$tmp/c.raw" $((i * 1300 * KiB)) $((700 * KiB)) \
+    "$pattern"
 done
 setup_compact () { cp "$tmp/c0.vhd" "$d"; }
 check_compact () {

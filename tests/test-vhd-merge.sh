@@ -72,7 +72,8 @@ assert_reads "$dir/c.raw" "$p" "dynamic parent compacted"
 # --into the right parent (another child); --into a wrong one.
 new_child "$c" "$dir/c2.raw" "$p" "$dir/c.raw"
 vwrite "$c" "$dir/c2.raw" $((3 * MiB)) 4096 15
-refused 1 "its parent is .*parent.vhd, not .*flat.vhd" "$c" --into "$dir/flat.vhd"
+refused 1 "its parent is .*parent.vhd, not .*flat.vhd" "$c" \
+  --into "$dir/flat.vhd"
 merge "$c" --into "$p"
 assert_reads "$dir/c2.raw" "$p" "after merge --into"
 

@@ -318,7 +318,8 @@ compute_end (struct plan *p)
   end = MAX (end, v->header.table_offset + bat_len);
   for (uint32_t i = 0; i < p->nlive; i++) {
     uint32_t blk = p->live[i];
-    end = MAX (end, (uint64_t) v->bat[blk] * VHD_SECTOR + vhd_block_span (v, blk));
+    end = MAX (end, (uint64_t) v->bat[blk] * VHD_SECTOR +
+               vhd_block_span (v, blk));
   }
   p->end = ROUND_UP (end, VHD_SECTOR);
 }
