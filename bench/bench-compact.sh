@@ -23,39 +23,9 @@
 # HVCONVERT overrides the binary (default: convert/hvconvert of this tree,
 # in place or in build/).
 
-set -euo pipefail
-
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
-runs=5
-dir=$here/out
-keep=no
-hvconvert=${HVCONVERT:-}
-if [[ -z $hvconvert ]]; then
-  for hvconvert in "$top/convert/hvconvert" "$top/build/convert/hvconvert"; do
-    [[ -x $hvconvert ]] && break
-  done
-fi
-
-while getopts n:d:k opt; do
-  case $opt in
-    n) runs=$OPTARG ;;
-    d) dir=$OPTARG ;;
-    k) keep=yes ;;
-    *) sed -n '/^# Usage:/,/^# in place/s/^# //p' "$0" >&2; exit 2 ;;
-  esac
-done
-
-die () { echo "bench-compact: $*" >&2; exit 1; }
-
-[[ -x $hvconvert ]] || die "$hvconvert not built: run make first"
-command -v qemu-img >/dev/null ||
-  die "qemu-img missing: apt-get install qemu-utils"
+# shellcheck source-path=SCRIPTDIR source=functions.sh
+source "$(dirname "$0")/functions.sh"
 command -v python3 >/dev/null || die "python3 missing: apt-get install python3"
-if [[ ! -x /usr/bin/time ]]; then
-  echo "bench-compact: installing GNU time (apt-get install time)" >&2
-  apt-get install -y time >/dev/null || die "cannot install GNU time"
-fi
 
 src=$dir/source.vhd
 
@@ -92,24 +62,6 @@ make_source () {
   sync
 }
 
-# One timed run: prints "SECONDS MAXRSS_KIB".
-timed () {
-  local tfile=$dir/time.txt
-  sync
-  /usr/bin/time -f '%e %M' -o "$tfile" "$@" >/dev/null \
-    2>"$dir/stderr.txt" ||
-    { cat "$dir/stderr.txt" >&2; die "failed: $*"; }
-  tail -n 1 "$tfile"
-}
-
-median () { sort -n | awk '{ v[NR] = $1 } END { print v[int ((NR + 1) / 2)] }'; }
-
-median_of () {
-  local field=$1
-  shift
-  printf '%s\n' "$@" | cut -d' ' -f"$field" | median
-}
-
 qemu_args=(convert -f vpc -O vpc -o subformat=dynamic)
 # shellcheck disable=SC2016 # expanded by the inner bash
 durable_qemu='qemu-img "${@:2}" "$1" && sync "$1"'
@@ -122,9 +74,7 @@ echo "bench-compact: $runs runs per tool, median wall time and peak RSS"
 for ((i = 0; i < runs; i++)); do
   cp "$src" "$work"
   ours+=("$(timed "$hvconvert" vhd compact "$work")")
-  rm -f "$out"
   qemu+=("$(timed qemu-img "${qemu_args[@]}" "$src" "$out")")
-  rm -f "$out"
   durable+=("$(timed bash -c "$durable_qemu" bash "$out" "${qemu_args[@]}" \
                "$src")")
 done

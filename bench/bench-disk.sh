@@ -23,37 +23,8 @@
 # HVCONVERT overrides the binary (default: convert/hvconvert of this tree,
 # in place or in build/).
 
-set -euo pipefail
-
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
-runs=5
-dir=$here/out
-keep=no
-hvconvert=${HVCONVERT:-}
-if [[ -z $hvconvert ]]; then
-  for hvconvert in "$top/convert/hvconvert" "$top/build/convert/hvconvert"; do
-    [[ -x $hvconvert ]] && break
-  done
-fi
-
-while getopts n:d:k opt; do
-  case $opt in
-    n) runs=$OPTARG ;;
-    d) dir=$OPTARG ;;
-    k) keep=yes ;;
-    *) sed -n '/^# Usage:/,/^# in place/s/^# //p' "$0" >&2; exit 2 ;;
-  esac
-done
-
-die () { echo "bench-disk: $*" >&2; exit 1; }
-
-[[ -x $hvconvert ]] || die "$hvconvert not built: run make first"
-command -v qemu-img >/dev/null || die "qemu-img missing: apt-get install qemu-utils"
-if [[ ! -x /usr/bin/time ]]; then
-  echo "bench-disk: installing GNU time (apt-get install time)" >&2
-  apt-get install -y time >/dev/null || die "cannot install GNU time"
-fi
+# shellcheck source-path=SCRIPTDIR source=functions.sh
+source "$(dirname "$0")/functions.sh"
 
 size=$((2 * 1024 * 1024 * 1024))
 region=$((8 * 1024 * 1024))
@@ -84,25 +55,6 @@ make_images () {
   done
   cp --sparse=never "$sparse" "$dense"
   sync
-}
-
-# One timed run: prints "SECONDS MAXRSS_KIB".
-timed () {
-  local out=$dir/out.vhd tfile=$dir/time.txt
-  rm -f "$out"
-  sync
-  /usr/bin/time -f '%e %M' -o "$tfile" "$@" >/dev/null 2>"$dir/stderr.txt" ||
-    { cat "$dir/stderr.txt" >&2; die "failed: $*"; }
-  tail -n 1 "$tfile"
-}
-
-median () { sort -n | awk '{ v[NR] = $1 } END { print v[int ((NR + 1) / 2)] }'; }
-
-# The median of field $1 of the "SECONDS KIB" arguments that follow.
-median_of () {
-  local field=$1
-  shift
-  printf '%s\n' "$@" | cut -d' ' -f"$field" | median
 }
 
 # qemu-img does not fsync what it wrote; hvconvert must (its output is

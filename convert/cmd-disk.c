@@ -56,25 +56,19 @@ static const struct option long_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
-/* --type keywords and the VHD type each means, index for index. */
-static const char *const type_names[] = { "dynamic", "fixed", NULL };
-static const enum vhd_type type_values[] = {
-  VHD_TYPE_DYNAMIC, VHD_TYPE_FIXED,
-};
-
 /* ---------------------------------------------------------------- */
 /* The command line. */
 
 static int
 disk_option (struct disk_args *a, int c, const char *arg)
 {
-  int i;
+  int type;
 
   switch (c) {
   case OPT_TYPE:
-    if ((i = option_keyword ("type", arg, type_names)) == -1)
+    if (option_vhd_type (arg, &type) == -1)
       return -1;
-    a->type = type_values[i];
+    a->type = type;
     return 0;
   case OPT_BLOCK_SIZE:
     return option_block_size (arg, &a->block_size);

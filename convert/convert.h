@@ -168,6 +168,8 @@ int copy_disk (struct disk *src, struct disk *dst,
  * caller commits OUT.  Returns 0 or -1 after reporting. */
 int copy_to_new_vhd (struct disk *src, struct output *out, int type,
                      uint32_t block_size, struct copy_stats *st);
+/* --type dynamic|fixed: the enum vhd_type in *TYPE; -1 after reporting. */
+int option_vhd_type (const char *arg, int *type);
 
 /* vhd-common.c: refuse, unless FORCE (then warn), when differencing
  * disks in FILE's directory have FILE (whose UUID is UUID) as their

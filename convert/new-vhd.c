@@ -1,9 +1,26 @@
 /* A disk copied into a new VHD: the output of hvconvert disk, vhd convert
- * and vhd merge --output. */
+ * and vhd merge --output; and the --type option that chooses its type. */
 #include <config.h>
 
 #include "convert.h"
 #include "vhd.h"
+
+/* --type keywords and the VHD type each means, index for index. */
+static const char *const type_names[] = { "dynamic", "fixed", NULL };
+static const enum vhd_type type_values[] = {
+  VHD_TYPE_DYNAMIC, VHD_TYPE_FIXED,
+};
+
+int
+option_vhd_type (const char *arg, int *type)
+{
+  int i = option_keyword ("type", arg, type_names);
+
+  if (i == -1)
+    return -1;
+  *type = type_values[i];
+  return 0;
+}
 
 int
 copy_to_new_vhd (struct disk *src, struct output *out, int type,

@@ -32,13 +32,8 @@ static const struct option long_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
-static const char *const type_names[] = { "dynamic", "fixed", NULL };
-static const enum vhd_type type_values[] = {
-  VHD_TYPE_DYNAMIC, VHD_TYPE_FIXED,
-};
-
 struct convert_args {
-  enum vhd_type type;         /* VHD_TYPE_NONE: not given */
+  int type;                   /* enum vhd_type; VHD_TYPE_NONE: not given */
   uint32_t block_size;
   bool force;
 };
@@ -47,14 +42,10 @@ static int
 convert_option (void *ctx, int c, const char *arg)
 {
   struct convert_args *a = ctx;
-  int i;
 
   switch (c) {
   case OPT_TYPE:
-    if ((i = option_keyword ("type", arg, type_names)) == -1)
-      return -1;
-    a->type = type_values[i];
-    return 0;
+    return option_vhd_type (arg, &a->type);
   case OPT_BLOCK_SIZE:
     return option_block_size (arg, &a->block_size);
   case OPT_FORCE:

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "fuzz-util.h"
 #include "vhd.h"
 
 #define READ_BUDGET (64 * MiB)   /* bytes read per digest, at most */
@@ -46,19 +47,6 @@ die (const char *what)
   abort ();
 }
 
-/* See fuzz-vhd.c: the library's messages on bad input are expected. */
-static void
-quiet (void)
-{
-  FILE *null;
-
-  if (getenv ("FUZZ_VHD_VERBOSE"))
-    return;
-  null = fopen ("/dev/null", "w");
-  if (null)
-    stderr = null;
-}
-
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -70,7 +58,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
     die ("cannot set up a temporary directory");
   snprintf (input, sizeof input, "%s/input.vhd", dir);
   atexit (cleanup);
-  quiet ();
+  fuzz_quiet ();
   return 0;
 }
 

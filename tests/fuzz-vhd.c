@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "fuzz-util.h"
 #include "vhd.h"
 
 #define READ_BUDGET (32 * MiB)   /* bytes read per input, at most */
@@ -46,28 +47,10 @@ cleanup (void)
 static void
 die (const char *what)
 {
-  /* Descriptor 2, not the stream: see quiet() below. */
+  /* Descriptor 2, not the stream: see fuzz_quiet(). */
   dprintf (STDERR_FILENO, "fuzz-vhd: %s\n", what);
   cleanup ();
   abort ();
-}
-
-/* hv_error prints through the stdio stream `stderr`.  Point that stream
- * at /dev/null: the library's messages are expected for bad input and
- * would drown libFuzzer's status lines.  libFuzzer captured its own copy
- * of the stream at startup and the sanitizers write to descriptor 2, so
- * both still reach the terminal.  FUZZ_VHD_VERBOSE=1 keeps the messages
- * (for reproducing a crash). */
-static void
-quiet (void)
-{
-  FILE *null;
-
-  if (getenv ("FUZZ_VHD_VERBOSE"))
-    return;
-  null = fopen ("/dev/null", "w");
-  if (null)
-    stderr = null;
 }
 
 /* good-parent.vhd: fixed, 1 MiB, a byte pattern, UUID 33 x 16. */
@@ -114,7 +97,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   snprintf (parent, sizeof parent, "%s/good-parent.vhd", dir);
   atexit (cleanup);
   make_parent ();
-  quiet ();
+  fuzz_quiet ();
   return 0;
 }
 
