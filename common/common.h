@@ -225,6 +225,21 @@ int json_quote (char **buf, size_t *len, const char *s);
 
 int full_pread (int fd, void *buf, size_t count, uint64_t offset);
 int full_pwrite (int fd, const void *buf, size_t count, uint64_t offset);
+/* A then B, contiguous at OFFSET, in one vectored write if it can. */
+int full_pwrite2 (int fd, const void *a, size_t alen, const void *b,
+                  size_t blen, uint64_t offset);
+/* Copy LEN bytes between files (or within one, ranges not overlapping)
+ * in the kernel where it can. */
+int full_copy_range (int in, uint64_t in_off, int out, uint64_t out_off,
+                     uint64_t len);
+/* [OFFSET, OFFSET+LEN) reads as zeros after it (a hole if it can). */
+int full_zero_range (int fd, uint64_t offset, uint64_t len);
+int full_ftruncate (int fd, uint64_t size);
+int full_fsync (int fd);
+int full_fdatasync (int fd);
+/* The calls above are the only ones that write or sync a file, so the
+ * fault injector in io.c (HVCONVERT_FAULT=write:N or exit:N, for crash
+ * tests; see hvconvert-hacking(1)) sees every one. */
 /* Sequential write to a pipe, terminal or file. */
 int full_write (int fd, const void *buf, size_t count);
 

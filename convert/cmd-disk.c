@@ -56,25 +56,19 @@ static const struct option long_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
-/* --type keywords and the VHD type each means, index for index. */
-static const char *const type_names[] = { "dynamic", "fixed", NULL };
-static const enum vhd_type type_values[] = {
-  VHD_TYPE_DYNAMIC, VHD_TYPE_FIXED,
-};
-
 /* ---------------------------------------------------------------- */
 /* The command line. */
 
 static int
 disk_option (struct disk_args *a, int c, const char *arg)
 {
-  int i;
+  int type;
 
   switch (c) {
   case OPT_TYPE:
-    if ((i = option_keyword ("type", arg, type_names)) == -1)
+    if (option_vhd_type (arg, &type) == -1)
       return -1;
-    a->type = type_values[i];
+    a->type = type;
     return 0;
   case OPT_BLOCK_SIZE:
     return option_block_size (arg, &a->block_size);
@@ -169,31 +163,6 @@ report_done (const struct disk_args *a, const struct copy_stats *st)
            hv_program_name, a->src, a->dst, rd, wr, st->seconds);
 }
 
-/* Create the VHD as the temporary, copy SRC into it and flush it. */
-static int
-copy_to_temporary (const struct disk_args *a, struct disk *src,
-                   struct output *out, struct copy_stats *st)
-{
-  const uint32_t bs = a->block_size ? a->block_size : VHD_DEFAULT_BLOCK;
-  const struct vhd_create_opts vo = {
-    .type = a->type, .size = src->size, .block_size = bs,
-    .final_name = a->dst,
-  };
-  struct copy_opts co = {
-    .alloc_unit = a->type == VHD_TYPE_DYNAMIC ? bs : 0,
-    .what = "copy",
-  };
-  struct disk *dst = vhd_create (out->tmp, &vo);
-  int r = -1;
-
-  if (dst && (co.writeback_fd = output_fd (out)) >= 0)
-    r = copy_disk (src, dst, &co, st);
-  if (r == 0)
-    r = disk_flush (dst);
-  disk_close (dst);
-  return r;
-}
-
 static int
 convert_disk (const struct disk_args *a)
 {
@@ -206,7 +175,7 @@ convert_disk (const struct disk_args *a)
   if (src && vhd_check_size (a->src, src->size) == 0 &&
       output_begin (&out, a->dst, a->force) == 0) {
     emit_start (a, src);
-    if (copy_to_temporary (a, src, &out, &st) == 0 &&
+    if (copy_to_new_vhd (src, &out, a->type, a->block_size, &st) == 0 &&
         output_commit (&out) == 0)
       r = 0;
   }

@@ -1,4 +1,5 @@
-/* hvconvert vhd create|info|check: VHD files on their own. */
+/* hvconvert vhd COMMAND: VHD files on their own.  create, info and check
+ * are here; the maintenance commands have a file each (vhd-*.c). */
 #include <config.h>
 
 #include <stdio.h>
@@ -22,6 +23,14 @@ static const struct vhd_subcommand vhd_subcommands[] = {
   { "info", vhd_info_cmd, "show type, size, geometry, creator, blocks "
     "and parent chain" },
   { "check", vhd_check_cmd, "validate the structure; one line per problem" },
+  { "compact", vhd_compact_cmd, "unallocate empty blocks and shrink the "
+    "file, in place" },
+  { "convert", vhd_convert_cmd, "copy to a new fixed or dynamic VHD "
+    "(flattening a chain)" },
+  { "expand", vhd_expand_cmd, "grow the virtual size, in place" },
+  { "merge", vhd_merge_cmd, "fold a differencing disk into its parent" },
+  { "diff", vhd_diff_cmd, "compare the content of two disks" },
+  { "compare", vhd_diff_cmd, "the same as diff" },
 };
 
 enum {

@@ -18,6 +18,7 @@ enum {
   HV_EXIT_FAILED = 1,
   HV_EXIT_USAGE = 2,
   HV_EXIT_CHECK = 3,        /* vhd check found problems */
+  HV_EXIT_DIFFERENT = 4,    /* vhd diff: the disks differ */
 };
 
 /* ------------------------------------------------------------------ */
@@ -67,6 +68,24 @@ int option_block_size (const char *arg, uint32_t *out);
  * -1 after reporting "--OPT: ARG: expected one of ...". */
 int option_keyword (const char *opt, const char *arg,
                     const char *const *keywords);
+
+/* A subcommand's command line, for parse_command(). */
+struct command_line {
+  const char *name;             /* "vhd compact": for messages */
+  const char *usage;            /* printed by -h/--help */
+  const struct option *options; /* ends with COMMON_LONG_OPTIONS, {0} */
+  /* The subcommand's own option C with ARG; 0, or -1 after reporting. */
+  int (*option) (void *ctx, int c, const char *arg);
+  int nargs;                    /* operands expected, exactly */
+  const char *operands;         /* "FILE", "A and B": for messages */
+};
+
+/* Parse ARGV (ARGV[0] is the subcommand's name): the common options,
+ * -h/--help (prints CL->usage and returns 1), the subcommand's own
+ * options (CL->option with CTX), then CL->nargs operands into ARGS.
+ * Returns 0, 1, or -1 on a usage error (reported). */
+int parse_command (const struct command_line *cl, int argc, char **argv,
+                   void *ctx, char **args);
 
 /* Report a usage error: the message, then a hint to run --help. */
 void usage_error (const char *command, const char *fmt, ...)
@@ -209,10 +228,38 @@ struct copy_stats {
 int copy_disk (struct disk *src, struct disk *dst,
                const struct copy_opts *o, struct copy_stats *stats);
 
+/* new-vhd.c: create the temporary of OUT (output_begin done) as a VHD
+ * of TYPE (an enum vhd_type: fixed or dynamic) with blocks of BLOCK_SIZE
+ * (0: the default), SRC's size, copy SRC into it and flush it.  The
+ * caller commits OUT.  Returns 0 or -1 after reporting. */
+int copy_to_new_vhd (struct disk *src, struct output *out, int type,
+                     uint32_t block_size, struct copy_stats *st);
+/* --type dynamic|fixed: the enum vhd_type in *TYPE; -1 after reporting. */
+int option_vhd_type (const char *arg, int *type);
+
+/* vhd-common.c: refuse, unless FORCE (then warn), when differencing
+ * disks in FILE's directory have FILE (whose UUID is UUID) as their
+ * parent, EXCEPT (a path, or NULL) aside: WHAT ("expanding it") would
+ * make them invalid.  Lists them.  Returns 0 or -1 after reporting. */
+int refuse_dependents (const char *file, const uint8_t uuid[16],
+                       const char *except, bool force, const char *what);
+
 /* ------------------------------------------------------------------ */
 /* vhd-info.c: `vhd info` and `vhd check` output; return exit statuses. */
 
 int vhd_info_command (const char *file, bool json);
 int vhd_check_command (const char *file, bool json);
+
+/* One file per vhd maintenance command: each takes the argv of
+ * `vhd CMD ...` (ARGV[0] is CMD) and returns an exit status. */
+int vhd_compact_cmd (int argc, char **argv);     /* vhd-compact.c */
+int vhd_convert_cmd (int argc, char **argv);     /* vhd-convert.c */
+/* vhd-convert.c: the VHD FILE (through its parents) copied to a new VHD
+ * OUT of TYPE (enum vhd_type), atomically.  0 or -1 after reporting. */
+int write_vhd_copy (const char *file, const char *out, int type,
+                    uint32_t block_size, bool force);
+int vhd_expand_cmd (int argc, char **argv);      /* vhd-expand.c */
+int vhd_merge_cmd (int argc, char **argv);       /* vhd-merge.c */
+int vhd_diff_cmd (int argc, char **argv);        /* vhd-diff.c */
 
 #endif /* HV_CONVERT_H */

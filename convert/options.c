@@ -148,3 +148,39 @@ exit_status (int r)
     return HV_EXIT_FAILED;
   }
 }
+
+/* Operands left after the options: exactly NARGS of them. */
+static int
+operands (const char *cmd, int argc, char **argv, int nargs,
+          const char *names, char **args)
+{
+  if (argc - optind != nargs) {
+    usage_error (cmd, "expected %s, got %d argument%s", names,
+                 argc - optind, argc - optind == 1 ? "" : "s");
+    return -1;
+  }
+  for (int i = 0; i < nargs; i++)
+    args[i] = argv[optind + i];
+  return 0;
+}
+
+int
+parse_command (const struct command_line *cl, int argc, char **argv,
+               void *ctx, char **args)
+{
+  int c, r;
+
+  opterr = 0;
+  optind = 0;                   /* glibc: restart the scan */
+  while ((c = getopt_long (argc, argv, COMMON_SHORT_OPTIONS, cl->options,
+                           NULL)) != -1) {
+    if (c == 'h') {
+      fputs (cl->usage, stdout);
+      return 1;
+    }
+    r = common_option (cl->name, c, argv);
+    if (r == -1 || (r == 0 && cl->option (ctx, c, optarg) == -1))
+      return -1;
+  }
+  return operands (cl->name, argc, argv, cl->nargs, cl->operands, args);
+}

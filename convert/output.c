@@ -143,7 +143,7 @@ fsync_temporary (struct output *o)
 {
   if (output_fd (o) == -1)
     return -1;
-  if (fsync (o->fd) == -1) {
+  if (full_fsync (o->fd) == -1) {
     hv_error (HV_E_IO, "%s: fsync: %m", o->tmp);
     return -1;
   }
@@ -181,7 +181,7 @@ output_commit (struct output *o)
       rename_into_place (o) == -1)
     return -1;
   o->committed = true;
-  if (fsync (o->dirfd) == -1) {
+  if (full_fsync (o->dirfd) == -1) {
     hv_error (HV_E_IO, "%s: fsync of its directory: %m", o->final);
     return -1;
   }

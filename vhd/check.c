@@ -1,6 +1,7 @@
 /* vhd check: every structural problem, one line each.  The parsing and
  * bounds checks are those of open.c run in "list" mode; this file adds
- * what only a full check reads: the two footer copies, the reserved
+ * what only a full check reads: the two footer copies (which may differ
+ * in the disk's size only, see differ_in_size_only), the reserved
  * feature bit, and whether dynamic bitmaps agree with the data (a clear
  * bit promises zeros on disk). */
 #include <config.h>
@@ -8,6 +9,20 @@
 #include <inttypes.h>
 
 #include "vhd-internal.h"
+
+/* Do the valid footers START (the copy) and END differ at most in the
+ * sizes and geometry (the fields at 40-59, and so the checksum), the
+ * copy being the smaller disk?  That is what an interrupted vhd expand
+ * leaves between its last two writes (see expand.c): every reader then
+ * sees a consistent disk, of the old or the new size. */
+static bool
+differ_in_size_only (const uint8_t *start, const uint8_t *end)
+{
+  return memcmp (start, end, 40) == 0 &&
+    memcmp (start + 60, end + 60, 4) == 0 &&
+    memcmp (start + 68, end + 68, VHD_FOOTER_SIZE - 68) == 0 &&
+    load_be64 (start + 48) <= load_be64 (end + 48);
+}
 
 static void
 check_footer_copies (struct vhd *v, struct vhd_sink *sink)
@@ -21,7 +36,7 @@ check_footer_copies (struct vhd *v, struct vhd_sink *sink)
     return;
   }
   if (vhd_footer_valid (start) && vhd_footer_valid (end) &&
-      memcmp (start, end, sizeof start) != 0)
+      !differ_in_size_only (start, end))
     vhd_problem (sink, HV_E_FORMAT, "the footer copy at offset 0 differs "
                  "from the footer at offset %" PRIu64,
                  v->file_size - VHD_FOOTER_SIZE);

@@ -35,7 +35,6 @@
 #define CREATOR_HOST     0x5769326Bu   /* "Wi2k" */
 #define HEADER_OFFSET    512
 #define BAT_OFFSET       1536
-#define MAX_BAT_BYTES    (16 * MiB)    /* keeps BAT memory bounded */
 
 static uint32_t
 vhd_now (void)
@@ -76,7 +75,7 @@ check_block_size (const char *file, uint64_t size, uint32_t bs)
               "from 512 bytes to 256 MiB", file, bs);
     return -1;
   }
-  if (DIV_ROUND_UP (size, bs) * 4 > MAX_BAT_BYTES) {
+  if (DIV_ROUND_UP (size, bs) * 4 > VHD_MAX_BAT_BYTES) {
     hv_error (HV_E_USAGE, "%s: block size %" PRIu32 " is too small for %"
               PRIu64 " bytes (the BAT would exceed 16 MiB); use 512K or "
               "more", file, bs, size);
@@ -102,7 +101,7 @@ create_fixed (int fd, const char *file, struct vhd_footer *f)
   uint8_t buf[VHD_FOOTER_SIZE];
 
   /* A sparse file: the data reads as zeros until written. */
-  if (ftruncate (fd, (off_t) (f->current_size + VHD_FOOTER_SIZE)) == -1) {
+  if (full_ftruncate (fd, f->current_size + VHD_FOOTER_SIZE) == -1) {
     hv_error (HV_E_IO, "%s: extending to %" PRIu64 " bytes: %m", file,
               f->current_size + VHD_FOOTER_SIZE);
     return -1;

@@ -261,24 +261,18 @@ read_bat (struct vhd *v, struct vhd_sink *sink)
   return 0;
 }
 
-/* A region of the file that blocks must not overlap. */
-struct region {
-  uint64_t start, end;
-  uint32_t blk;               /* VHD_BAT_UNUSED for metadata */
-};
-
-static int
-cmp_region (const void *a, const void *b)
+int
+vhd_cmp_region (const void *a, const void *b)
 {
-  const struct region *x = a, *y = b;
+  const struct vhd_region *x = a, *y = b;
 
   return x->start < y->start ? -1 : x->start > y->start;
 }
 
 /* The bytes a block occupies: its bitmap plus the data that maps into
  * the virtual disk (the last block may be partial). */
-static uint64_t
-block_bytes (const struct vhd *v, uint32_t blk)
+uint64_t
+vhd_block_bytes (const struct vhd *v, uint32_t blk)
 {
   uint64_t data = MIN ((uint64_t) v->block_size,
                        v->footer.current_size - (uint64_t) blk * v->block_size);
@@ -286,7 +280,7 @@ block_bytes (const struct vhd *v, uint32_t blk)
 }
 
 static const char *
-describe (const struct region *r, char *buf, size_t len)
+describe (const struct vhd_region *r, char *buf, size_t len)
 {
   if (r->blk == VHD_BAT_UNUSED)
     snprintf (buf, len, "metadata at offset %" PRIu64, r->start);
@@ -299,19 +293,19 @@ describe (const struct region *r, char *buf, size_t len)
 /* Footer copy, end footer, header, BAT and parent locator payloads.
  * Locators that point outside the file are reported by locator.c, not
  * here. */
-static size_t
-metadata_regions (const struct vhd *v, struct region *r)
+size_t
+vhd_metadata_regions (const struct vhd *v, struct vhd_region *r)
 {
   size_t n = 0;
 
-  r[n++] = (struct region) { 0, VHD_FOOTER_SIZE, VHD_BAT_UNUSED };
+  r[n++] = (struct vhd_region) { 0, VHD_FOOTER_SIZE, VHD_BAT_UNUSED };
   /* The footer at the end: the next block is appended over it. */
-  r[n++] = (struct region) { v->file_size - VHD_FOOTER_SIZE, v->file_size,
+  r[n++] = (struct vhd_region) { v->file_size - VHD_FOOTER_SIZE, v->file_size,
                              VHD_BAT_UNUSED };
-  r[n++] = (struct region) { v->footer.data_offset,
+  r[n++] = (struct vhd_region) { v->footer.data_offset,
                              v->footer.data_offset + VHD_HEADER_SIZE,
                              VHD_BAT_UNUSED };
-  r[n++] = (struct region) { v->header.table_offset,
+  r[n++] = (struct vhd_region) { v->header.table_offset,
                              v->header.table_offset + 4ULL * v->nblocks,
                              VHD_BAT_UNUSED };
   if (v->footer.disk_type != VHD_TYPE_DIFF)
@@ -322,7 +316,7 @@ metadata_regions (const struct vhd *v, struct region *r)
     if (l->code == VHD_PLAT_NONE || len == 0 ||
         l->data_offset > v->file_size || len > v->file_size - l->data_offset)
       continue;
-    r[n++] = (struct region) { l->data_offset, l->data_offset + len,
+    r[n++] = (struct vhd_region) { l->data_offset, l->data_offset + len,
                                VHD_BAT_UNUSED };
   }
   return n;
@@ -335,7 +329,7 @@ static int
 check_blocks (struct vhd *v, struct vhd_sink *sink)
 {
   const uint64_t limit = v->file_size - VHD_FOOTER_SIZE;
-  struct region *r;
+  struct vhd_region *r;
   size_t n;
   bool ok = true;
 
@@ -344,22 +338,22 @@ check_blocks (struct vhd *v, struct vhd_sink *sink)
     hv_error (HV_E_NOMEM, "%s: checking the BAT: %m", sink->file);
     return -1;
   }
-  n = metadata_regions (v, r);
+  n = vhd_metadata_regions (v, r);
   v->allocated = 0;
   for (uint32_t i = 0; i < v->nblocks && ok; i++) {
     uint64_t start = (uint64_t) v->bat[i] * VHD_SECTOR;
     if (v->bat[i] == VHD_BAT_UNUSED)
       continue;
     v->allocated++;
-    if (start + block_bytes (v, i) > limit) {
+    if (start + vhd_block_bytes (v, i) > limit) {
       ok = vhd_problem (sink, HV_E_FORMAT, "BAT entry %" PRIu32 " points to "
                         "offset %" PRIu64 ", past the end of the data (%"
                         PRIu64 ")", i, start, limit);
       continue;
     }
-    r[n++] = (struct region) { start, start + block_bytes (v, i), i };
+    r[n++] = (struct vhd_region) { start, start + vhd_block_bytes (v, i), i };
   }
-  qsort (r, n, sizeof *r, cmp_region);
+  qsort (r, n, sizeof *r, vhd_cmp_region);
   for (size_t i = 1; i < n && ok; i++) {
     char a[64], b[64];
     if (r[i].start >= r[i - 1].end)

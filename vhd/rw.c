@@ -15,7 +15,6 @@
 #include <config.h>
 
 #include <inttypes.h>
-#include <sys/uio.h>
 
 #include "vhd-internal.h"
 
@@ -78,7 +77,7 @@ vhd_flush (struct disk *d)
 
   if (vhd_flush_metadata (v) == -1)
     return -1;
-  if (fsync (v->fd) == -1) {
+  if (full_fsync (v->fd) == -1) {
     hv_error (HV_E_IO, "%s: fsync: %m", d->filename);
     return -1;
   }
@@ -274,13 +273,12 @@ allocate_block (struct vhd *v, uint32_t blk, const uint8_t *buf,
                 size_t count, uint32_t in_blk)
 {
   const uint64_t at = vhd_align_block (v, v->next_free);
-  struct iovec iov[2];
-  ssize_t r;
+  int r;
 
   /* Extend the file over the whole block first: its unwritten data
    * must read as zeros now (a read-modify-write of an unaligned write
    * reads it), not only once flush writes the footer after it. */
-  if (ftruncate (v->fd, (off_t) (at + v->bitmap_size + v->block_size))) {
+  if (full_ftruncate (v->fd, at + v->bitmap_size + v->block_size)) {
     hv_error (HV_E_IO, "%s: extending for new block %" PRIu32 ": %m",
               v->d.filename, blk);
     return -1;
@@ -293,16 +291,12 @@ allocate_block (struct vhd *v, uint32_t blk, const uint8_t *buf,
   v->next_free = at + v->bitmap_size + v->block_size;
   v->allocated++;
   mark_bat (v, blk);
-  if (in_blk == 0) {
-    iov[0] = (struct iovec) { v->bitmap, v->bitmap_size };
-    iov[1] = (struct iovec) { (void *) buf, count };
-    r = pwritev (v->fd, iov, 2, (off_t) at);
-    if (r == (ssize_t) (v->bitmap_size + count))
-      return 0;
-    /* Short or failed vectored write: fall back to full writes. */
-  }
-  if (full_pwrite (v->fd, v->bitmap, v->bitmap_size, at) == -1 ||
-      full_pwrite (v->fd, buf, count, data_offset (v, blk, in_blk)) == -1) {
+  if (in_blk == 0)
+    r = full_pwrite2 (v->fd, v->bitmap, v->bitmap_size, buf, count, at);
+  else
+    r = full_pwrite (v->fd, v->bitmap, v->bitmap_size, at) ||
+      full_pwrite (v->fd, buf, count, data_offset (v, blk, in_blk));
+  if (r != 0) {
     hv_error (HV_E_IO, "%s: writing new block %" PRIu32 " at offset %"
               PRIu64 ": %m", v->d.filename, blk, at);
     return -1;
@@ -495,21 +489,9 @@ vhd_flush_metadata (struct vhd *v)
   if (v->bat_dirty) {
     uint32_t lo = v->dirty_lo / 128 * 128;   /* whole sectors of BAT */
     uint32_t hi = MIN (ROUND_UP (v->dirty_hi, 128), v->nblocks);
-    uint8_t *raw = malloc ((size_t) (hi - lo) * 4);
-    int r;
-    if (raw == NULL) {
-      hv_error (HV_E_NOMEM, "%s: %m", v->d.filename);
+    if (vhd_write_bat (v, v->bat, v->header.table_offset, lo, hi,
+                       false) == -1)
       return -1;
-    }
-    for (uint32_t i = lo; i < hi; i++)
-      store_be32 (raw + 4 * (i - lo), v->bat[i]);
-    r = full_pwrite (v->fd, raw, (size_t) (hi - lo) * 4,
-                     v->header.table_offset + 4ULL * lo);
-    free (raw);
-    if (r == -1) {
-      hv_error (HV_E_IO, "%s: writing the BAT: %m", v->d.filename);
-      return -1;
-    }
     v->bat_dirty = false;
   }
   if (!v->footer_dirty)

@@ -145,6 +145,52 @@ uint32_t vhd_disk_blocks_allocated (const struct disk *d);
 uint32_t vhd_disk_blocks_total (const struct disk *d);
 const char *vhd_disk_path (const struct disk *d);   /* resolved path */
 
+/* ------------------------------------------------------------------ */
+/* Maintenance of existing VHDs, in place.  Each opens FILENAME itself,
+ * takes an exclusive lock on it (refusing a file another process, such
+ * as QEMU, has locked), and orders its writes so that a crash at any
+ * point leaves a VHD that vhd_check accepts (see ordered.c).  Each
+ * returns 0, or -1 after reporting. */
+
+/* compact.c: unallocate the blocks that hold nothing (all zeros in a
+ * dynamic disk, an empty bitmap in a differencing disk) and shrink the
+ * file; the content does not change.  Refuses fixed disks and a set
+ * saved-state flag. */
+struct vhd_compact_stats {
+  uint32_t blocks_before;     /* allocated blocks before */
+  uint32_t dropped;           /* of which unallocated now */
+  uint32_t moved;             /* blocks copied to lower offsets */
+  uint64_t size_before, size_after;   /* file sizes */
+};
+int vhd_compact (const char *filename, struct vhd_compact_stats *st);
+
+/* expand.c: grow the virtual size of a fixed or dynamic disk to SIZE
+ * (a multiple of 512, at most VHD_MAX_SIZE, not smaller than now).  The
+ * new space reads as zeros.  Refuses differencing disks and a set
+ * saved-state flag.  Does not look for children (vhd_find_children). */
+int vhd_expand (const char *filename, uint64_t size);
+
+/* merge.c: fold the differencing disk CHILD into its parent, which must
+ * be PARENT if not NULL.  The parent's content becomes the child's; the
+ * child is not removed (the caller does that once this succeeded).  On a
+ * dynamic or differencing parent the new content appears all at once
+ * (old or new, never a mix, whenever it stops); on a fixed parent block
+ * by block (the child still covers what is not yet merged).  PARENT_OUT,
+ * if not NULL, gets the parent's path (the caller frees it). */
+struct vhd_merge_stats {
+  uint32_t blocks;            /* parent blocks written */
+  uint64_t bytes;             /* child sectors merged, in bytes */
+};
+int vhd_merge (const char *child, const char *parent, char **parent_out,
+               struct vhd_merge_stats *st);
+
+/* children.c: the differencing VHDs in FILE's directory whose header
+ * names UUID as their parent (FILE itself excluded): their paths are
+ * appended to OUT (the caller frees them).  Unreadable or non-VHD files
+ * are skipped. */
+int vhd_find_children (const char *file, const uint8_t uuid[16],
+                       struct string_vector *out);
+
 /* check.c: validate structure.  Appends one human-readable line per
  * problem to PROBLEMS (the vector owns the strings).  Returns 0 when the
  * file could be examined (problems may still be listed), -1 on an I/O
