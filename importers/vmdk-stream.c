@@ -154,23 +154,31 @@ vmdk_stream_size (const struct vmdk_stream *s)
  * when it reaches that grain, so errors come out once and in order. */
 
 #define MAX_WORKERS 8
+#define JOB_BYTES   (1 * MiB)    /* grains per job: about this much */
+#define JOB_GRAINS  128          /* ... and at most this many */
 
 enum job_state { JOB_FREE, JOB_FILLED, JOB_BUSY, JOB_DONE };
 
+/* A batch of consecutive grains: one wake-up per batch, not per grain
+ * (with 64 KiB grains, waking a thread per grain cost more than the
+ * inflating). */
 struct job {
   enum job_state state;
-  uint64_t lba;
-  uint32_t size;             /* compressed bytes after the marker */
-  uint8_t *zbuf;             /* the grain with its marker */
-  uint8_t *out;              /* one grain */
-  uLongf n;                  /* bytes inflated */
-  int zerr;                  /* zlib's result */
+  unsigned count;            /* grains in the job */
+  uint64_t lba[JOB_GRAINS];
+  uint32_t size[JOB_GRAINS]; /* compressed bytes after each marker */
+  uLongf n[JOB_GRAINS];      /* bytes inflated */
+  int zerr[JOB_GRAINS];      /* zlib's results */
+  uint8_t *zbuf;             /* grain i with its marker at i * zcap */
+  uint8_t *out;              /* grain i at i * grain */
 };
 
 struct pool {
   struct vmdk_stream *s;
   struct job jobs[2 * MAX_WORKERS + 2];
   size_t njobs;
+  unsigned per_job;          /* grains a job holds */
+  struct job *filling;       /* the job being filled, or NULL */
   uint64_t head, tail;       /* next job to fill, next to write */
   bool stop;
   pthread_mutex_t lock;
@@ -189,6 +197,19 @@ filled_job (struct pool *p)
   return NULL;
 }
 
+static void
+inflate_job (struct pool *p, struct job *j)
+{
+  const struct vmdk_stream *s = p->s;
+
+  for (unsigned i = 0; i < j->count; i++) {
+    j->n[i] = s->grain;
+    j->zerr[i] = uncompress (j->out + (size_t) i * s->grain, &j->n[i],
+                             j->zbuf + (size_t) i * s->zcap + 12,
+                             j->size[i]);
+  }
+}
+
 static void *
 worker (void *arg)
 {
@@ -203,8 +224,7 @@ worker (void *arg)
       break;
     j->state = JOB_BUSY;
     pthread_mutex_unlock (&p->lock);
-    j->n = p->s->grain;
-    j->zerr = uncompress (j->out, &j->n, j->zbuf + 12, j->size);
+    inflate_job (p, j);
     pthread_mutex_lock (&p->lock);
     j->state = JOB_DONE;
     pthread_cond_broadcast (&p->cond);
@@ -231,7 +251,8 @@ pool_stop (struct pool *p)
 }
 
 /* Workers block the signals the tool handles, so those reach the
- * caller's thread. */
+ * caller's thread.  Memory: (2 * workers + 2) jobs of about JOB_BYTES
+ * of grains, compressed and inflated. */
 static int
 pool_start (struct pool *p, struct vmdk_stream *s)
 {
@@ -240,11 +261,13 @@ pool_start (struct pool *p, struct vmdk_stream *s)
   sigset_t set, old;
 
   *p = (struct pool) { .s = s, .njobs = 2 * workers + 2 };
+  p->per_job = MAX (1u, MIN ((unsigned) (JOB_BYTES / s->grain),
+                             (unsigned) JOB_GRAINS));
   pthread_mutex_init (&p->lock, NULL);
   pthread_cond_init (&p->cond, NULL);
   for (size_t i = 0; i < p->njobs; i++) {
-    p->jobs[i].zbuf = malloc (s->zcap);
-    p->jobs[i].out = malloc (s->grain);
+    p->jobs[i].zbuf = malloc (p->per_job * s->zcap);
+    p->jobs[i].out = malloc ((size_t) p->per_job * s->grain);
     if (p->jobs[i].zbuf == NULL || p->jobs[i].out == NULL) {
       hv_error (HV_E_NOMEM, "%s: %m", s->name);
       pool_stop (p);
@@ -270,41 +293,57 @@ pool_start (struct pool *p, struct vmdk_stream *s)
 
 /* Report a failed grain, or write a good one (its zeros skipped). */
 static int
-finish_job (struct pool *p, struct job *j, struct disk *dst,
-            uint64_t *written)
+finish_grain (struct pool *p, struct job *j, unsigned i, struct disk *dst,
+              uint64_t *written)
 {
   struct vmdk_stream *s = p->s;
-  const uint64_t at = j->lba * SECTOR;
-  uint64_t n = MIN ((uint64_t) j->n, s->capacity - at);
+  const uint64_t at = j->lba[i] * SECTOR;
+  const uint8_t *out = j->out + (size_t) i * s->grain;
+  uint64_t n = MIN ((uint64_t) j->n[i], s->capacity - at);
 
-  if (j->zerr != Z_OK) {
+  if (j->zerr[i] != Z_OK) {
     hv_error (HV_E_FORMAT, "%s: grain at sector %" PRIu64 ": %s%s", s->name,
-              j->lba, j->zerr == Z_BUF_ERROR ? "inflates past the grain "
-              "size or is truncated: " : "corrupt compressed data: ",
-              zError (j->zerr));
+              j->lba[i], j->zerr[i] == Z_BUF_ERROR ? "inflates past the "
+              "grain size or is truncated: " : "corrupt compressed data: ",
+              zError (j->zerr[i]));
     return -1;
   }
-  if (n == 0 || is_zero (j->out, n))
+  if (n == 0 || is_zero (out, n))
     return 0;
   *written += n;
-  return disk_pwrite (dst, j->out, n, at);
+  return disk_pwrite (dst, out, n, at);
 }
 
-/* Wait for the oldest job and finish it. */
+/* Wait for the oldest job and write its grains in order. */
 static int
 write_oldest (struct pool *p, struct disk *dst, uint64_t *written)
 {
   struct job *j = &p->jobs[p->tail % p->njobs];
-  int r;
+  int r = 0;
 
   pthread_mutex_lock (&p->lock);
   while (j->state != JOB_DONE)
     pthread_cond_wait (&p->cond, &p->lock);
   pthread_mutex_unlock (&p->lock);
-  r = finish_job (p, j, dst, written);
+  for (unsigned i = 0; r == 0 && i < j->count; i++)
+    r = finish_grain (p, j, i, dst, written);
   j->state = JOB_FREE;
   p->tail++;
   return r;
+}
+
+/* Hand the job being filled to the workers. */
+static void
+submit (struct pool *p)
+{
+  if (p->filling == NULL)
+    return;
+  pthread_mutex_lock (&p->lock);
+  p->filling->state = JOB_FILLED;
+  p->head++;
+  pthread_cond_broadcast (&p->cond);
+  pthread_mutex_unlock (&p->lock);
+  p->filling = NULL;
 }
 
 /* One grain whose marker sector is M: checked, read into a job. */
@@ -316,6 +355,7 @@ grain (struct pool *p, const uint8_t *m, struct disk *dst,
   const uint64_t lba = load_le64 (m);
   const uint32_t size = load_le32 (m + 8);
   struct job *j;
+  uint8_t *z;
 
   if (size > s->zcap - 12) {
     hv_error (HV_E_FORMAT, "%s: grain at sector %" PRIu64 ": compressed "
@@ -328,20 +368,23 @@ grain (struct pool *p, const uint8_t *m, struct disk *dst,
               "boundary inside the disk", s->name, lba);
     return -1;
   }
-  if (p->head - p->tail == p->njobs && write_oldest (p, dst, written) == -1)
+  if (p->filling == NULL) {
+    if (p->head - p->tail == p->njobs &&
+        write_oldest (p, dst, written) == -1)
+      return -1;
+    p->filling = &p->jobs[p->head % p->njobs];
+    p->filling->count = 0;
+  }
+  j = p->filling;
+  z = j->zbuf + (size_t) j->count * s->zcap;
+  memcpy (z, m, SECTOR);
+  if (take (s, z + SECTOR, ROUND_UP ((size_t) size + 12, SECTOR) - SECTOR)
+      == -1)
     return -1;
-  j = &p->jobs[p->head % p->njobs];
-  memcpy (j->zbuf, m, SECTOR);
-  if (take (s, j->zbuf + SECTOR, ROUND_UP ((size_t) size + 12, SECTOR) -
-            SECTOR) == -1)
-    return -1;
-  j->lba = lba;
-  j->size = size;
-  pthread_mutex_lock (&p->lock);
-  j->state = JOB_FILLED;
-  p->head++;
-  pthread_cond_broadcast (&p->cond);
-  pthread_mutex_unlock (&p->lock);
+  j->lba[j->count] = lba;
+  j->size[j->count] = size;
+  if (++j->count == p->per_job)
+    submit (p);
   return 0;
 }
 
@@ -362,6 +405,7 @@ next_marker (struct pool *p, struct disk *dst, uint64_t *written)
   val = load_le64 (m);
   if (load_le32 (m + 8) != 0)
     return grain (p, m, dst, written);
+  submit (p);                    /* metadata: the batch ends here */
   if (load_le32 (m + 12) == MARKER_EOS)
     return 1;
   if (val > MAX_META_SECTORS) {
@@ -383,6 +427,8 @@ vmdk_stream_copy (struct vmdk_stream *s, struct disk *dst, uint64_t *written)
     return -1;
   while ((r = next_marker (&p, dst, written)) == 0)
     ;
+  if (r == 1)
+    submit (&p);
   while (r == 1 && p.tail < p.head)
     if (write_oldest (&p, dst, written) == -1)
       r = -1;
