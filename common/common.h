@@ -356,6 +356,10 @@ ssize_t utf8_to_utf16be (const char *in, uint8_t *out, size_t outlen);
 int uuid_generate_random (uint8_t uuid[16]);
 /* Format as 36 characters + NUL, bytes in stored order (VHD style). */
 void uuid_format (const uint8_t uuid[16], char out[37]);
+/* The same for a GUID stored as Microsoft and VirtualBox (RTUUID) do:
+ * the first three fields little-endian, so the text is what their tools
+ * show. */
+void guid_format (const uint8_t guid[16], char out[37]);
 
 /* Parse a size: a number with optional suffix B, K, M, G, T (binary
  * multiples; KiB/MiB/... and k/m/g/t accepted) or s (512-byte sectors).  Returns 0 or -1 with

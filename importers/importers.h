@@ -94,12 +94,10 @@ struct disk *vmdk_open (const char *filename, unsigned flags);
 bool vhdx_probe (int fd, uint64_t file_size);
 struct disk *vhdx_open (const char *filename, unsigned flags);
 
-/* vdi.c: VirtualBox VDI 1.1: normal, fixed and differencing (the
- * parent found by UUID in the same folder).  vdi_path: a VDI disk's
- * file name ("" for other disks). */
+/* vdi.c: VirtualBox VDI 0.2 and 1.x: normal, fixed and differencing
+ * (the parent found by UUID in the same folder). */
 bool vdi_probe (int fd, uint64_t file_size);
 struct disk *vdi_open (const char *filename, unsigned flags);
-const char *vdi_path (const struct disk *d);
 
 /* The size of an open regular file or block device in bytes, and its
  * logical sector size (512 for files).  Reports with FILENAME and

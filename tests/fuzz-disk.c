@@ -152,3 +152,27 @@ fuzz_read_disk (struct disk *d)
   if (d->size > 0)
     disk_pread (d, fuzz_buf, 1, d->size - 1);
 }
+
+void
+fuzz_one_image (const char *input, const uint8_t *data, size_t size,
+                bool (*probe) (int fd, uint64_t size),
+                struct disk *(*open_image) (const char *, unsigned))
+{
+  struct disk *d;
+  int fd;
+
+  fuzz_enter ();
+  fuzz_write_file (input, data, size);
+  /* The probe must not crash either; the open runs whatever it says. */
+  fd = open (input, O_RDONLY | O_CLOEXEC);
+  if (fd == -1)
+    fuzz_die ("cannot reopen the input file");
+  (void) probe (fd, size);
+  close (fd);
+  d = open_image (input, 0);
+  if (d) {
+    fuzz_read_disk (d);
+    disk_close (d);
+  }
+  fuzz_leave ();
+}

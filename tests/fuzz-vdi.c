@@ -64,21 +64,6 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  struct disk *d;
-  int fd;
-
-  fuzz_enter ();
-  fuzz_write_file (input, data, size);
-  fd = open (input, O_RDONLY | O_CLOEXEC);
-  if (fd == -1)
-    fuzz_die ("cannot reopen the input file");
-  (void) vdi_probe (fd, size);
-  close (fd);
-  d = importer_open (input, "vdi", 0);
-  if (d) {
-    fuzz_read_disk (d);
-    disk_close (d);
-  }
-  fuzz_leave ();
+  fuzz_one_image (input, data, size, vdi_probe, vdi_open);
   return 0;
 }

@@ -85,22 +85,6 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  struct disk *d;
-  int fd;
-
-  fuzz_enter ();
-  fuzz_write_file (input, data, size);
-  /* The probe must not crash either; the open runs whatever it says. */
-  fd = open (input, O_RDONLY | O_CLOEXEC);
-  if (fd == -1)
-    fuzz_die ("cannot reopen the input file");
-  (void) vmdk_probe (fd, size);
-  close (fd);
-  d = vmdk_open (input, 0);
-  if (d) {
-    fuzz_read_disk (d);
-    disk_close (d);
-  }
-  fuzz_leave ();
+  fuzz_one_image (input, data, size, vmdk_probe, vmdk_open);
   return 0;
 }

@@ -41,4 +41,11 @@ void fuzz_die (const char *what) __attribute__ ((noreturn));
  * zeros.  Read errors are fine (bad input). */
 void fuzz_read_disk (struct disk *d);
 
+/* One input of an image format's target: DATA written to INPUT, PROBE
+ * run on it, the image opened with OPEN_IMAGE and read with
+ * fuzz_read_disk, inside fuzz_enter/fuzz_leave. */
+void fuzz_one_image (const char *input, const uint8_t *data, size_t size,
+                     bool (*probe) (int fd, uint64_t size),
+                     struct disk *(*open_image) (const char *, unsigned));
+
 #endif /* HV_FUZZ_H */

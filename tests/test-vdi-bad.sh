@@ -7,5 +7,5 @@ source "${top_srcdir:-$(dirname "$0")/..}/tests/functions.sh"
 # shellcheck source-path=SCRIPTDIR source=bad-images.sh
 source "$top_srcdir/tests/bad-images.sh"
 
-check_bad_images vdi 25
+check_bad_images vdi 34
 echo "PASS: $test_name"
