@@ -168,8 +168,15 @@ must_fail () {
 }
 
 # 4. A wrong digest, and a manifest naming a file not in the archive.
-manifest SHA256 vm.ovf disk1.vmdk | sed 's/= \(.\)/= 0\1/; s/= 0\(.\{64\}\)$/= \1/' >"$w/vm.mf"
-sed -i '2s/= ./= 0/' "$w/vm.mf"
+manifest SHA256 vm.ovf disk1.vmdk >"$w/vm.mf"
+# Change the first hex digit of disk1.vmdk's digest (to another digit).
+python3 - "$w/vm.mf" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+alg, hexd = lines[1].split("= ")
+lines[1] = alg + "= " + ("1" if hexd[0] == "0" else "0") + hexd[1:]
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+PY
 pack "$tmp/badmf.ova" vm.ovf vm.mf disk1.vmdk
 must_fail "$tmp/badmf.ova" "SHA256 of disk1.vmdk is .*, the manifest says"
 { manifest SHA256 vm.ovf disk1.vmdk; echo "SHA256(extra.iso)= $(printf %064d 0)"; } >"$w/vm.mf"
