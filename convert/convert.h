@@ -26,6 +26,15 @@ enum {
 
 int cmd_disk (int argc, char **argv);
 int cmd_vhd (int argc, char **argv);
+int cmd_doctor (int argc, char **argv);
+int cmd_verify (int argc, char **argv);
+int cmd_run (int argc, char **argv);
+
+/* cmd-verify.c, shared with cmd-run.c: --profile, and the machine made
+ * of bare disks (common's vm_from_disks plus one legacy NIC). */
+enum hv_profile;
+int option_profile (const char *arg, enum hv_profile *out);
+struct vm *machine_from_disks (char *const *paths, size_t n);
 
 /* ------------------------------------------------------------------ */
 /* options.c: what every subcommand shares.

@@ -15,6 +15,10 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
   { "disk", cmd_disk, "copy a disk image or block device into a new VHD" },
   { "vhd", cmd_vhd, "create, inspect, check and maintain VHD files" },
+  { "verify", cmd_verify, "boot a machine under QEMU and say whether it "
+    "booted" },
+  { "run", cmd_run, "boot a machine under QEMU on this terminal" },
+  { "doctor", cmd_doctor, "check what this host offers (KVM, QEMU, ...)" },
 };
 
 enum { OPT_VERSION = OPT_SUBCOMMAND_FIRST };
