@@ -159,9 +159,10 @@ print_text (const struct vm *vm, const struct hv_verify_opts *o,
   printf ("  why: %s\n", r->why);
   if (r->report_json)
     printf ("  guest report: %s\n", r->report_json);
-  else
-    printf ("  report job: %s\n", r->report_job ? r->report_job : "none");
-  printf ("  console log: %s\n", r->console_log);
+  else if (r->report_job)
+    printf ("  report job: %s\n", r->report_job);
+  if (r->console_log)
+    printf ("  console log: %s\n", r->console_log);
   if (r->screenshot)
     printf ("  screenshot: %s\n", r->screenshot);
   if (r->verdict != HV_VERDICT_BOOTED && r->last_lines && *r->last_lines)

@@ -265,6 +265,13 @@ const char *hv_verdict_name (enum hv_verdict v);   /* "booted", ... */
  * HV_VERDICT_NONE. */
 enum hv_verdict hv_console_verdict (const char *text, const char **why);
 
+/* What the first sector of a BIOS machine's boot disk says before it
+ * boots: HV_VERDICT_NO_BOOTABLE_DEVICE with *WHY when it has a boot
+ * signature but no boot code (the firmware would run zeros and hang
+ * silently), else HV_VERDICT_NONE. */
+enum hv_verdict hv_boot_sector_verdict (const uint8_t sector[512],
+                                        const char **why);
+
 /* The report of nonce NONCE in TEXT (the second serial port): a JSON
  * object of its KEY VALUE lines (caller frees), or NULL if the report
  * is absent or incomplete (no "end" line). */

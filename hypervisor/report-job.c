@@ -43,9 +43,8 @@
 /* Directories whose executable scripts a simple init runs at boot, in
  * the order tried. */
 static const char *const hook_dirs[] = {
-  "/etc/hvconvert/boot.d",    /* the sample server's */
-  "/etc/boot.d",
-  "/etc/local.d",             /* OpenRC's local service: NAME.start */
+  "/etc/hvconvert-sample/rc.d",   /* the sample server (fixtures/) */
+  "/etc/local.d",                 /* OpenRC's local service: NAME.start */
 };
 
 /* The job itself: POSIX sh and busybox-safe commands only.  %s is the

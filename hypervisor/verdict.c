@@ -106,6 +106,23 @@ hv_console_verdict (const char *text, const char **why)
   return HV_VERDICT_NONE;
 }
 
+/* A BIOS jumps into the first sector of the first disk that ends with
+ * 0x55 0xAA.  When that sector has a partition table but its boot code
+ * (the first 440 bytes) is all zeros, nothing can boot: the firmware
+ * runs the zeros and the machine hangs without a word.  Saying so
+ * before the boot saves the whole timeout.  (Without the signature the
+ * firmware itself says "No bootable device", and that is its verdict.) */
+enum hv_verdict
+hv_boot_sector_verdict (const uint8_t sector[512], const char **why)
+{
+  if (sector[510] == 0x55 && sector[511] == 0xaa && is_zero (sector, 440)) {
+    *why = "the boot disk's MBR has a partition table but no boot code "
+      "(its first 440 bytes are zeros): install a bootloader";
+    return HV_VERDICT_NO_BOOTABLE_DEVICE;
+  }
+  return HV_VERDICT_NONE;
+}
+
 /* ---------------------------------------------------------------- */
 /* The report: "HVCONVERT-REPORT NONCE KEY VALUE" lines. */
 

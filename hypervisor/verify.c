@@ -107,7 +107,7 @@ make_dirs (struct run *s)
               s->o->log_dir);
     return -1;
   }
-  s->r->log_dir = strdup (s->o->log_dir ? s->o->log_dir : s->base);
+  s->r->log_dir = realpath (s->o->log_dir ? s->o->log_dir : s->base, NULL);
   if (s->r->log_dir == NULL ||
       (s->r->console_log = path_in (s->r->log_dir, "console.log")) == NULL ||
       (s->r->report_log = path_in (s->r->log_dir, "report.log")) == NULL ||
@@ -165,6 +165,33 @@ make_overlays (struct run *s)
       return -1;
   }
   return 0;
+}
+
+/* BIOS profiles: a boot disk that cannot boot is known before booting
+ * (verdict.c).  Returns 1 with the verdict in R, 0 to boot, -1 after
+ * reporting. */
+static int
+check_boot_sector (struct run *s)
+{
+  const struct vm_disk *d = s->vm->disks.len ? &s->vm->disks.ptr[0] : NULL;
+  struct disk *disk;
+  uint8_t sector[512];
+  const char *why;
+  int r;
+
+  if (s->o->profile == HV_PROFILE_GEN2 || d == NULL || d->path == NULL ||
+      d->media != VM_MEDIA_DISK)
+    return 0;
+  disk = importer_open (d->path, d->format, 0);
+  r = disk && disk->size >= 512 ? disk_pread (disk, sector, 512, 0) : -1;
+  disk_close (disk);
+  if (r == -1)
+    return disk ? 0 : -1;       /* a tiny disk: let the firmware say */
+  s->r->verdict = hv_boot_sector_verdict (sector, &why);
+  if (s->r->verdict == HV_VERDICT_NONE)
+    return 0;
+  s->r->why = strdup (why);
+  return 1;
 }
 
 /* The report job goes into the first hard disk: the one that boots. */
@@ -384,10 +411,6 @@ finish_qemu (struct run *s)
       hv_stop (s->pid, 2);
     s->pid = 0;
   }
-  if (s->r->screenshot && access (s->r->screenshot, F_OK) == -1) {
-    free (s->r->screenshot);
-    s->r->screenshot = NULL;
-  }
 }
 
 /* The last LAST_LINES non-empty lines of the console. */
@@ -408,6 +431,16 @@ last_lines (const char *file)
     if (*p == '\r' || (!isprint ((unsigned char) *p) && *p != '\n'))
       *p = ' ';
   return text;
+}
+
+/* A log that was never written is not pointed to. */
+static void
+forget_missing (char **path)
+{
+  if (*path && access (*path, F_OK) == -1) {
+    free (*path);
+    *path = NULL;
+  }
 }
 
 static void
@@ -436,11 +469,13 @@ hv_verify (const struct vm *vm, const struct hv_verify_opts *o,
            struct hv_verify_result *r)
 {
   struct run s = { .vm = vm, .o = o, .r = r };
-  int ret = -1;
+  int ret = -1, b = -1;
 
   *r = (struct hv_verify_result) { .verdict = HV_VERDICT_NONE };
   r->accel = hv_accelerator ();
-  if (make_dirs (&s) == 0 && make_overlays (&s) == 0 &&
+  if (make_dirs (&s) == 0 && (b = check_boot_sector (&s)) == 1)
+    ret = 0;
+  else if (b == 0 && make_overlays (&s) == 0 &&
       add_report_job (&s) == 0 && copy_vars (&s) == 0 &&
       start_qemu (&s) == 0) {
     watch (&s);
@@ -452,6 +487,10 @@ hv_verify (const struct vm *vm, const struct hv_verify_opts *o,
     finish_qemu (&s);
   if (ret == 0)
     r->last_lines = last_lines (r->console_log);
+  forget_missing (&r->console_log);
+  forget_missing (&r->report_log);
+  forget_missing (&r->firmware_log);
+  forget_missing (&r->screenshot);
   cleanup (&s);
   return ret;
 }
@@ -470,6 +509,15 @@ hv_verify_result_free (struct hv_verify_result *r)
   free (r->report_job);
 }
 
+static void
+str_or_null (struct json *j, const char *key, const char *value)
+{
+  if (value)
+    json_str (j, key, value);
+  else
+    json_raw (j, key, NULL);
+}
+
 char *
 hv_verify_json (const struct vm *vm, const struct hv_verify_opts *o,
                 const struct hv_verify_result *r)
@@ -484,15 +532,12 @@ hv_verify_json (const struct vm *vm, const struct hv_verify_opts *o,
   json_str (j, "accelerator", hv_accel_name (r->accel));
   json_double (j, "seconds", r->seconds);
   json_raw (j, "report", r->report_json);
-  json_str (j, "report_job", r->report_job);
-  json_str (j, "log_dir", r->log_dir);
-  json_str (j, "console_log", r->console_log);
-  json_str (j, "report_log", r->report_log);
-  json_str (j, "firmware_log", r->firmware_log);
-  if (r->screenshot)
-    json_str (j, "screenshot", r->screenshot);
-  else
-    json_raw (j, "screenshot", NULL);
-  json_str (j, "last_console_lines", r->last_lines);
+  str_or_null (j, "report_job", r->report_job);
+  str_or_null (j, "log_dir", r->log_dir);
+  str_or_null (j, "console_log", r->console_log);
+  str_or_null (j, "report_log", r->report_log);
+  str_or_null (j, "firmware_log", r->firmware_log);
+  str_or_null (j, "screenshot", r->screenshot);
+  str_or_null (j, "last_console_lines", r->last_lines);
   return json_end (j);
 }

@@ -4,7 +4,7 @@
 #
 #  - hvconvert.pod (SYNOPSIS and OPTIONS) and `hvconvert --help` name the
 #    same options: these are the global options G.
-#  - For disk, vhd create, vhd info and vhd check: the options in the
+#  - For disk, vhd create, vhd info, vhd check, doctor, verify and run: the options in the
 #    command's SYNOPSIS line(s) and in `hvconvert CMD --help` are the
 #    same, leaving out G (a command's help may repeat them or not).
 #  - `hvconvert vhd --help` names no option that the vhd page lacks.
@@ -126,6 +126,9 @@ check_page hvconvert-disk.pod "disk"
 check_page hvconvert-vhd.pod "vhd create
 vhd info
 vhd check"
+check_page hvconvert-doctor.pod "doctor"
+check_page hvconvert-verify.pod "verify"
+check_page hvconvert-run.pod "run"
 
 # `hvconvert vhd --help` may summarise the subcommands; it must not name
 # an option the vhd page lacks.
