@@ -189,6 +189,10 @@ struct hv_machine {
   bool readonly_drives;        /* snapshot=on: writes never reach files */
 };
 
+/* Can this host run PROFILE with ACCEL?  gen1-enlightened needs KVM,
+ * gen2 needs OVMF.  0, or -1 after saying why not. */
+int hv_profile_check (enum hv_profile profile, enum hv_accel accel);
+
 /* Build the QEMU command line for M into ARGV.  A profile the host
  * cannot run (gen1-enlightened under TCG, gen2 without OVMF) is refused
  * with a message saying why.  -1 after reporting. */

@@ -61,21 +61,19 @@ hv_qemu_format (const char *importer_format)
   return importer_format;
 }
 
-/* Can this host run the profile?  -1 after saying why not. */
-static int
-check_profile (const struct hv_machine *m)
+int
+hv_profile_check (enum hv_profile profile, enum hv_accel accel)
 {
   const char *code, *vars;
 
-  if (m->profile == HV_PROFILE_GEN1_ENLIGHTENED &&
-      m->accel != HV_ACCEL_KVM) {
+  if (profile == HV_PROFILE_GEN1_ENLIGHTENED && accel != HV_ACCEL_KVM) {
     hv_error (HV_E_UNSUPPORTED, "the gen1-enlightened profile needs a "
               "working KVM (Hyper-V enlightenments and the VMBus bridge are "
               "KVM features) and this host runs QEMU with TCG (see "
               "'hvconvert doctor'); use --profile gen1");
     return -1;
   }
-  if (m->profile == HV_PROFILE_GEN2 && hv_ovmf_paths (&code, &vars) == -1) {
+  if (profile == HV_PROFILE_GEN2 && hv_ovmf_paths (&code, &vars) == -1) {
     hv_error (HV_E_UNSUPPORTED, "the gen2 profile needs UEFI firmware: "
               "install the ovmf package");
     return -1;
@@ -307,7 +305,7 @@ add_control (const struct hv_machine *m, struct hv_argv *a)
 int
 hv_machine_argv (const struct hv_machine *m, struct hv_argv *a)
 {
-  if (check_profile (m) == -1)
+  if (hv_profile_check (m->profile, m->accel) == -1)
     return -1;
   hv_argv_add (a, hv_qemu_binary ());
   hv_argv_add (a, "-nodefaults");

@@ -101,11 +101,12 @@ boot (const struct vm *vm, const struct hv_run_opts *o, const char *work,
 int
 hv_run_vm (const struct vm *vm, const struct hv_run_opts *o)
 {
-  char *work = hv_private_dir ("hvconvert-run");
   struct drives d = { 0 };
+  char *work;
   int r = -1;
 
-  if (work == NULL)
+  if (hv_profile_check (o->profile, hv_accelerator ()) == -1 ||
+      (work = hv_private_dir ("hvconvert-run")) == NULL)
     return -1;
   for (size_t i = 0; i < vm->disks.len; i++)
     if (add_drive (&d, &vm->disks.ptr[i], i, work, o->writable) == -1)

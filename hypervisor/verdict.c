@@ -6,7 +6,10 @@
  * 0x402: the firmware's debug port):
  *
  *   SeaBIOS (0x402, screen)  "No bootable device."
- *   OVMF (COM1)              "No bootable option or device was found."
+ *   OVMF (COM1)              "No bootable option or device was found.",
+ *                            or, having failed to load every disk's
+ *                            boot entry, its built-in "UEFI Interactive
+ *                            Shell"
  *   MBR code (screen)        "Missing operating system", "Invalid
  *                            partition table", "Error loading operating
  *                            system", "Operating system not found"
@@ -42,6 +45,9 @@ static const struct pattern patterns[] = {
     "the firmware found no bootable disk (no boot code in any MBR)" },
   { "No bootable option or device was found", HV_VERDICT_NO_BOOTABLE_DEVICE,
     "the UEFI firmware found no boot loader on any disk" },
+  { "UEFI Interactive Shell", HV_VERDICT_NO_BOOTABLE_DEVICE,
+    "the UEFI firmware found no boot loader on any disk (no EFI system "
+    "partition with one) and started its built-in shell" },
   { "Missing operating system", HV_VERDICT_BOOTLOADER_FAILED,
     "the MBR boot code found no active partition to boot" },
   { "Invalid partition table", HV_VERDICT_BOOTLOADER_FAILED,

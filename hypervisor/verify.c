@@ -418,7 +418,7 @@ static char *
 last_lines (const char *file)
 {
   char *text = read_tail (file);
-  char *p;
+  char *p, *q;
   int n = 0;
 
   if (text == NULL)
@@ -426,10 +426,19 @@ last_lines (const char *file)
   for (p = text + strlen (text); p > text; p--)
     if (p[-1] == '\n' && p[0] && p[0] != '\n' && ++n == LAST_LINES)
       break;
-  memmove (text, p, strlen (p) + 1);
-  for (p = text; *p; p++)
-    if (*p == '\r' || (!isprint ((unsigned char) *p) && *p != '\n'))
-      *p = ' ';
+  /* Keep printable characters and newlines; carriage returns and
+   * terminal escapes (ESC [ parameters letter) go. */
+  for (q = text; *p; p++) {
+    if (p[0] == '\033' && p[1] == '[') {
+      p += 2;
+      p += strspn (p, "0123456789;?=");
+      if (*p == '\0')
+        break;
+    }
+    else if (isprint ((unsigned char) *p) || *p == '\n')
+      *q++ = *p;
+  }
+  *q = '\0';
   return text;
 }
 
@@ -473,6 +482,8 @@ hv_verify (const struct vm *vm, const struct hv_verify_opts *o,
 
   *r = (struct hv_verify_result) { .verdict = HV_VERDICT_NONE };
   r->accel = hv_accelerator ();
+  if (hv_profile_check (o->profile, r->accel) == -1)
+    return -1;
   if (make_dirs (&s) == 0 && (b = check_boot_sector (&s)) == 1)
     ret = 0;
   else if (b == 0 && make_overlays (&s) == 0 &&
