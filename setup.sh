@@ -15,6 +15,11 @@ packages=(
   # clang's libFuzzer runtime (only recommended by clang, and we install
   # without recommends); sfdisk and mke2fs for ./run-sample.sh.
   libclang-rt-14-dev fdisk e2fsprogs
+  # The bundled hypervisor (hvconvert verify/run/doctor): QEMU and its
+  # storage daemon, UEFI firmware for gen2, FUSE (the report job is
+  # written through a FUSE export of the overlay), a kernel in /boot for
+  # test-doctor.sh, libguestfs-test-tool for doctor --full.
+  qemu-system-x86 ovmf fuse3 linux-image-amd64 libguestfs-tools
 )
 
 log=$(mktemp)
