@@ -41,36 +41,32 @@ struct doctor_args {
   struct hv_doctor_opts opts;
 };
 
+static int
+doctor_option (void *ctx, int c, const char *arg)
+{
+  struct doctor_args *a = ctx;
+
+  switch (c) {
+  case OPT_JSON: a->json = true; return 0;
+  case OPT_FULL: a->opts.full = true; return 0;
+  case OPT_REPROBE: hv_set_cache_mode (HV_CACHE_REPROBE); return 0;
+  case OPT_NO_CACHE: hv_set_cache_mode (HV_CACHE_OFF); return 0;
+  default: return -1;
+  }
+}
+
 /* Returns 0 to go on, 1 after printing the help, -1 on a usage error. */
 static int
 parse_args (int argc, char **argv, struct doctor_args *a)
 {
-  int c, r;
+  int r = parse_options ("doctor", argc, argv, long_options, usage_text,
+                         doctor_option, a);
 
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, COMMON_SHORT_OPTIONS, long_options,
-                           NULL)) != -1) {
-    if (c == 'h') {
-      fputs (usage_text, stdout);
-      return 1;
-    }
-    if ((r = common_option ("doctor", c, argv)) == -1)
-      return -1;
-    if (r == 1)
-      continue;
-    switch (c) {
-    case OPT_JSON: a->json = true; break;
-    case OPT_FULL: a->opts.full = true; break;
-    case OPT_REPROBE: hv_set_cache_mode (HV_CACHE_REPROBE); break;
-    case OPT_NO_CACHE: hv_set_cache_mode (HV_CACHE_OFF); break;
-    }
-  }
-  if (optind < argc) {
+  if (r == 0 && optind < argc) {
     usage_error ("doctor", "unexpected argument '%s'", argv[optind]);
     return -1;
   }
-  return 0;
+  return r;
 }
 
 static bool

@@ -36,34 +36,31 @@ static const struct option long_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
+static int
+run_option (void *ctx, int c, const char *arg)
+{
+  struct hv_run_opts *o = ctx;
+
+  switch (c) {
+  case OPT_PROFILE: return option_profile (arg, &o->profile);
+  case OPT_VNC: o->vnc = true; return 0;
+  case OPT_WRITABLE: o->writable = true; return 0;
+  default: return -1;
+  }
+}
+
 /* Returns 0 to go on, 1 after printing the help, -1 on a usage error. */
 static int
 parse_args (int argc, char **argv, struct hv_run_opts *o)
 {
-  int c, r;
+  int r = parse_options ("run", argc, argv, long_options, usage_text,
+                         run_option, o);
 
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, COMMON_SHORT_OPTIONS, long_options,
-                           NULL)) != -1) {
-    if (c == 'h') {
-      fputs (usage_text, stdout);
-      return 1;
-    }
-    if ((r = common_option ("run", c, argv)) == -1)
-      return -1;
-    if (r == 1)
-      continue;
-    if (c == OPT_PROFILE && option_profile (optarg, &o->profile) == -1)
-      return -1;
-    o->vnc |= c == OPT_VNC;
-    o->writable |= c == OPT_WRITABLE;
-  }
-  if (optind >= argc) {
+  if (r == 0 && optind >= argc) {
     usage_error ("run", "expected at least one DISK");
     return -1;
   }
-  return 0;
+  return r;
 }
 
 int

@@ -108,8 +108,10 @@ option_timeout (const char *arg, double *out)
 }
 
 static int
-verify_option (struct verify_args *a, int c, const char *arg)
+verify_option (void *ctx, int c, const char *arg)
 {
+  struct verify_args *a = ctx;
+
   switch (c) {
   case OPT_PROFILE: return option_profile (arg, &a->opts.profile);
   case OPT_TIMEOUT: return option_timeout (arg, &a->opts.timeout);
@@ -125,21 +127,13 @@ verify_option (struct verify_args *a, int c, const char *arg)
 static int
 parse_args (int argc, char **argv, struct verify_args *a)
 {
-  int c, r;
+  int r;
 
   *a = (struct verify_args) { .opts.timeout = DEFAULT_TIMEOUT };
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, COMMON_SHORT_OPTIONS, long_options,
-                           NULL)) != -1) {
-    if (c == 'h') {
-      fputs (usage_text, stdout);
-      return 1;
-    }
-    r = common_option ("verify", c, argv);
-    if (r == -1 || (r == 0 && verify_option (a, c, optarg) == -1))
-      return -1;
-  }
+  r = parse_options ("verify", argc, argv, long_options, usage_text,
+                     verify_option, a);
+  if (r != 0)
+    return r;
   if (optind >= argc) {
     usage_error ("verify", "expected at least one DISK");
     return -1;

@@ -64,6 +64,16 @@ enum {
  * own, -1 on a usage error (reported).  Call with opterr = 0. */
 int common_option (const char *command, int c, char **argv);
 
+/* The option loop of a subcommand COMMAND: getopt_long over ARGV with
+ * COMMON_SHORT_OPTIONS and LONG_OPTIONS; -h prints USAGE; the common
+ * options go to common_option(), the others to OWN (returns 0, or -1
+ * after reporting).  Returns 0 with optind at the first operand, 1
+ * after printing the help, -1 on a usage error. */
+int parse_options (const char *command, int argc, char **argv,
+                   const struct option *long_options, const char *usage,
+                   int (*own) (void *ctx, int c, const char *arg),
+                   void *ctx);
+
 /* Parse a size option's argument; reports "--OPT: ..." on error. */
 int option_size (const char *opt, const char *arg, uint64_t *out);
 
