@@ -18,8 +18,10 @@ packages=(
   # The bundled hypervisor (hvconvert verify/run/doctor): QEMU and its
   # storage daemon, UEFI firmware for gen2, FUSE (the report job is
   # written through a FUSE export of the overlay), a kernel in /boot for
-  # test-doctor.sh, libguestfs-test-tool for doctor --full.
+  # test-doctor.sh, libguestfs (the report job's general way in, and
+  # libguestfs-test-tool for doctor --full).
   qemu-system-x86 ovmf fuse3 linux-image-amd64 libguestfs-tools
+  libguestfs-dev
 )
 
 log=$(mktemp)
