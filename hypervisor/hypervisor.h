@@ -186,7 +186,10 @@ struct hv_machine {
   const char *qmp_socket;      /* QMP unix socket path, or NULL */
   const char *ovmf_vars;       /* gen2: a writable copy of OVMF_VARS */
   const char *vnc;             /* "127.0.0.1:0,to=99" or NULL: no display */
-  bool readonly_drives;        /* snapshot=on: writes never reach files */
+  bool readonly_drives;        /* open the drives read-only */
+  /* A reset or power-off stops the VM (-no-reboot -no-shutdown) instead
+   * of rebooting or exiting, so its screen can still be captured. */
+  bool stop_on_reset;
 };
 
 /* Can this host run PROFILE with ACCEL?  gen1-enlightened needs KVM,

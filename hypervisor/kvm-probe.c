@@ -390,7 +390,8 @@ answer_now (struct hv_kvm_answer *a)
             dir ? dir : ".");
   if (cache_mode == HV_CACHE_USE && cache_read (key, a) == 0)
     return 0;
-  if (probe (a) == -1)
+  /* An interrupted probe proves nothing: neither answer nor cache. */
+  if (probe (a) == -1 || hv_check_interrupted () == -1)
     return -1;
   /* Only a real probe's answer is cached: a missing /dev/kvm is cheap to
    * see and may appear later. */

@@ -294,6 +294,10 @@ add_control (const struct hv_machine *m, struct hv_argv *a)
     hv_argv_add (a, "-mon");
     hv_argv_add (a, "chardev=qmp,mode=control");
   }
+  if (m->stop_on_reset) {
+    hv_argv_add (a, "-no-reboot");
+    hv_argv_add (a, "-no-shutdown");
+  }
   hv_argv_add (a, "-display");
   hv_argv_add (a, "none");
   if (m->vnc) {

@@ -243,7 +243,7 @@ start_qemu (struct run *s)
     .drives = s->drives.ptr, .drive_formats = s->formats.ptr,
     .console = s->r->console_log, .report = s->r->report_log,
     .firmware_log = s->r->firmware_log, .qmp_socket = s->qmp_path,
-    .ovmf_vars = s->vars,
+    .ovmf_vars = s->vars, .stop_on_reset = true,
   };
   struct hv_argv a = { 0 };
   struct hv_spawn_io io = { -1, -1, -1 };
@@ -254,16 +254,11 @@ start_qemu (struct run *s)
     hv_argv_free (&a);
     return -1;
   }
-  /* Verification: a reset or power-off stops the VM instead of
-   * rebooting or exiting, so the screen can still be captured. */
-  a.v.len--;                    /* drop the NULL to append */
-  hv_argv_add (&a, "-no-reboot");
-  hv_argv_add (&a, "-no-shutdown");
   io.stdout_fd = io.stderr_fd = open (s->qemu_log, O_WRONLY | O_CREAT |
                                       O_TRUNC | O_CLOEXEC, 0644);
   if (io.stderr_fd == -1)
     hv_error (HV_E_IO, "%s: %m", s->qemu_log);
-  else if (hv_argv_end (&a) == 0) {
+  else {
     line = hv_argv_string (a.v.ptr);
     hv_debug ("%s", line ? line : "");
     s->start = now_seconds ();
@@ -494,8 +489,7 @@ hv_verify (const struct vm *vm, const struct hv_verify_opts *o,
     if (hv_interrupted)
       hv_check_interrupted ();
   }
-  if (s.pid > 0)
-    finish_qemu (&s);
+  finish_qemu (&s);
   if (ret == 0)
     r->last_lines = last_lines (r->console_log);
   forget_missing (&r->console_log);
