@@ -54,8 +54,9 @@ hv_qemu_version (void)
   if (hv_run (argv, 30, &out) == 0)
     version = parse_qemu_version (out);
   if (version == NULL)
-    hv_error (HV_E_UNSUPPORTED, "%s --version did not say its version: %s",
-              argv[0], out ? out : "");
+    hv_error (HV_E_UNSUPPORTED, "%s --version did not say its version: "
+              "%.*s", argv[0], out ? (int) strcspn (out, "\n") : 0,
+              out ? out : "");
   free (out);
   return version;
 }

@@ -209,9 +209,11 @@ const char *hv_qemu_format (const char *importer_format);
 
 struct hv_qmp;
 
-/* Connect to PATH, retrying until DEADLINE, and negotiate
- * (qmp_capabilities).  NULL after reporting. */
-struct hv_qmp *hv_qmp_connect (const char *path, double deadline);
+/* Connect to PATH of QEMU process PID, retrying until DEADLINE or
+ * until PID exits, and negotiate (qmp_capabilities).  NULL after
+ * reporting. */
+struct hv_qmp *hv_qmp_connect (const char *path, pid_t pid,
+                               double deadline);
 /* Send one command (a JSON object's text) and wait up to TIMEOUT
  * seconds for its "return" or "error" (events on the way are
  * remembered).  Returns 0, or -1 after reporting. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "hypervisor.h"
@@ -166,8 +167,19 @@ hv_qmp_saw_event (struct hv_qmp *q, const char *name)
   return strstr (q->events, word) != NULL;
 }
 
+/* Has PID exited?  (Without reaping it: its status stays for the
+ * caller's waitpid.) */
+static bool
+exited (pid_t pid)
+{
+  siginfo_t si = { .si_pid = 0 };
+
+  return waitid (P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+    si.si_pid == pid;
+}
+
 struct hv_qmp *
-hv_qmp_connect (const char *path, double deadline)
+hv_qmp_connect (const char *path, pid_t pid, double deadline)
 {
   struct hv_qmp *q = calloc (1, sizeof *q);
   struct timespec ts = { 0, 20 * 1000 * 1000 };
@@ -177,6 +189,11 @@ hv_qmp_connect (const char *path, double deadline)
     return NULL;
   }
   while ((q->fd = connect_once (path)) == -1) {
+    if (exited (pid)) {
+      hv_error (HV_E_IO, "QEMU exited before it opened its QMP socket");
+      free (q);
+      return NULL;
+    }
     if (now_seconds () >= deadline || hv_interrupted) {
       hv_error (HV_E_IO, "%s: cannot connect to QEMU's QMP socket: %m",
                 path);

@@ -94,6 +94,27 @@ find_filesystems (int fd, struct offset_vector *out)
   }
 }
 
+/* Is there anything on the disk FD that another way in (libguestfs)
+ * could find a root in: a partition table, an LVM physical volume
+ * ("LABELONE" in sector 1), or an XFS ("XFSB") or Btrfs ("_BHRfS_M" at
+ * 64 KiB + 64) file system on the whole disk? */
+static bool
+anything_there (int fd)
+{
+  uint8_t s[1024], btrfs[8];
+  bool table = false;
+
+  if (full_pread (fd, s, sizeof s, 0) == -1)
+    return false;
+  if (s[510] == 0x55 && s[511] == 0xaa)
+    for (int i = 0; i < 4; i++)
+      table |= s[446 + 16 * i + 4] != 0;
+  return table || memcmp (s + 512, "LABELONE", 8) == 0 ||
+    memcmp (s, "XFSB", 4) == 0 ||
+    (full_pread (fd, btrfs, sizeof btrfs, 65536 + 64) == 0 &&
+     memcmp (btrfs, "_BHRfS_M", 8) == 0);
+}
+
 /* ---------------------------------------------------------------- */
 /* debugfs on the export. */
 
@@ -381,6 +402,11 @@ install (const char *image, const char *dir, struct hv_report_job *j)
   for (size_t i = 0; i < fs.len && r == 1; i++)
     r = try_filesystem (image, fs.ptr[i], dir, j);
   free (fs.ptr);
+  if (r == 1 && !anything_there (fd)) {
+    snprintf (j->how, sizeof j->how, "the boot disk has no partition "
+              "table, volume or file system");
+    r = 2;
+  }
   return r;
 }
 

@@ -210,6 +210,8 @@ hv_report_job_install (const char *original, const char *overlay,
               way ? "HVCONVERT_REPORT_JOB=libguestfs" : j->how);
     r = job_install_guestfs (overlay, j);
   }
+  if (r == 2)
+    r = 1;
   j->installed = r == 0;
   hv_debug ("%s: report job %s: %s (%.2f s)", original,
             j->installed ? "installed" : "not installed", j->how,

@@ -47,8 +47,9 @@ struct job_plan {
 int job_plan (const struct job_guest *g, struct hv_report_job *j,
               struct job_plan *plan);
 
-/* The fast way: 0 installed, 1 not possible for this guest (J->how
- * says why), -1 after reporting. */
+/* The fast way: 0 installed, 1 not possible this way (J->how says
+ * why), 2 not possible any way (nothing on the disk to put it on), -1
+ * after reporting. */
 int job_install_debugfs (const char *overlay, const char *workdir,
                          struct hv_report_job *j);
 

@@ -267,9 +267,13 @@ start_qemu (struct run *s)
   if (io.stderr_fd >= 0)
     close (io.stderr_fd);
   hv_argv_free (&a);
-  if (r == 0 && (s->qmp = hv_qmp_connect (s->qmp_path, now_seconds () +
-                                          QMP_TIMEOUT)) == NULL)
+  if (r == 0 && (s->qmp = hv_qmp_connect (s->qmp_path, s->pid,
+                                          now_seconds () + QMP_TIMEOUT))
+      == NULL) {
+    CLEANUP_FREE char *log = read_tail (s->qemu_log);
+    hv_error (HV_E_IO, "QEMU did not start: %s", log ? log : "");
     r = -1;
+  }
   return r;
 }
 
