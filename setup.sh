@@ -24,6 +24,12 @@ packages=(
   # booting it: QEMU, the Debian kernel, busybox, extlinux.
   qemu-system-x86 linux-image-amd64 busybox-static extlinux syslinux-common
   cpio
+  # The bundled hypervisor (hvconvert verify/run/doctor): QEMU's storage
+  # daemon comes with qemu-system-x86, UEFI firmware for gen2, FUSE (the
+  # report job is written through a FUSE export of the overlay),
+  # libguestfs (the report job's general way in, and
+  # libguestfs-test-tool for doctor --full).
+  ovmf fuse3 libguestfs-tools libguestfs-dev
 )
 
 log=$(mktemp)

@@ -28,6 +28,15 @@ enum {
 int cmd_disk (int argc, char **argv);
 int cmd_import (int argc, char **argv);
 int cmd_vhd (int argc, char **argv);
+int cmd_doctor (int argc, char **argv);
+int cmd_verify (int argc, char **argv);
+int cmd_run (int argc, char **argv);
+
+/* cmd-verify.c, shared with cmd-run.c: --profile, and the machine made
+ * of bare disks (common's vm_from_disks plus one legacy NIC). */
+enum hv_profile;
+int option_profile (const char *arg, enum hv_profile *out);
+struct vm *machine_from_disks (char *const *paths, size_t n);
 
 /* ------------------------------------------------------------------ */
 /* options.c: what every subcommand shares.
@@ -56,6 +65,16 @@ enum {
  * are usage errors.  Returns 1 if handled, 0 if C is the subcommand's
  * own, -1 on a usage error (reported).  Call with opterr = 0. */
 int common_option (const char *command, int c, char **argv);
+
+/* The option loop of a subcommand COMMAND: getopt_long over ARGV with
+ * COMMON_SHORT_OPTIONS and LONG_OPTIONS; -h prints USAGE; the common
+ * options go to common_option(), the others to OWN (returns 0, or -1
+ * after reporting).  Returns 0 with optind at the first operand, 1
+ * after printing the help, -1 on a usage error. */
+int parse_options (const char *command, int argc, char **argv,
+                   const struct option *long_options, const char *usage,
+                   int (*own) (void *ctx, int c, const char *arg),
+                   void *ctx);
 
 /* Parse a size option's argument; reports "--OPT: ..." on error. */
 int option_size (const char *opt, const char *arg, uint64_t *out);

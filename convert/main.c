@@ -17,6 +17,10 @@ static const struct subcommand subcommands[] = {
   { "import", cmd_import, "convert a whole machine: its disks and its "
     "definition" },
   { "vhd", cmd_vhd, "create, inspect, check and maintain VHD files" },
+  { "verify", cmd_verify, "boot a machine under QEMU and say whether it "
+    "booted" },
+  { "run", cmd_run, "boot a machine under QEMU on this terminal" },
+  { "doctor", cmd_doctor, "check what this host offers (KVM, QEMU, ...)" },
 };
 
 enum { OPT_VERSION = OPT_SUBCOMMAND_FIRST };

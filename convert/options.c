@@ -183,4 +183,25 @@ parse_command (const struct command_line *cl, int argc, char **argv,
       return -1;
   }
   return operands (cl->name, argc, argv, cl->nargs, cl->operands, args);
+
+int
+parse_options (const char *command, int argc, char **argv,
+               const struct option *long_options, const char *usage,
+               int (*own) (void *ctx, int c, const char *arg), void *ctx)
+{
+  int c, r;
+
+  optind = 0;                   /* glibc: restart the scan */
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, COMMON_SHORT_OPTIONS, long_options,
+                           NULL)) != -1) {
+    if (c == 'h') {
+      fputs (usage, stdout);
+      return 1;
+    }
+    r = common_option (command, c, argv);
+    if (r == -1 || (r == 0 && own (ctx, c, optarg) == -1))
+      return -1;
+  }
+  return 0;
 }

@@ -4,10 +4,11 @@
 #
 #  - hvconvert.pod (SYNOPSIS and OPTIONS) and `hvconvert --help` name the
 #    same options: these are the global options G.
-#  - For disk and each vhd command: the options in the command's
-#    SYNOPSIS line(s) and in `hvconvert CMD --help` are the same, leaving
-#    out G (a command's help may repeat them or not).  A command may
-#    have no options of its own (vhd compact), but not no SYNOPSIS line.
+#  - For disk, import, doctor, verify, run and each vhd command: the
+#    options in the command's SYNOPSIS line(s) and in `hvconvert CMD
+#    --help` are the same, leaving out G (a command's help may repeat
+#    them or not).  A command may have no options of its own (vhd
+#    compact), but not no SYNOPSIS line.
 #  - `hvconvert vhd --help` names no option that the vhd page lacks.
 #  - On each page, the options described under OPTIONS are exactly those
 #    of its SYNOPSIS.
@@ -135,6 +136,9 @@ vhd expand
 vhd merge
 vhd diff
 vhd compare"
+check_page hvconvert-doctor.pod "doctor"
+check_page hvconvert-verify.pod "verify"
+check_page hvconvert-run.pod "run"
 
 # `hvconvert vhd --help` may summarise the subcommands; it must not name
 # an option the vhd page lacks.
