@@ -183,6 +183,7 @@ parse_command (const struct command_line *cl, int argc, char **argv,
       return -1;
   }
   return operands (cl->name, argc, argv, cl->nargs, cl->operands, args);
+}
 
 int
 parse_options (const char *command, int argc, char **argv,
