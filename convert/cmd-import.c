@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "convert.h"
+#include "hypervisor.h"
 #include "importers.h"
 #include "vhd.h"
 
@@ -33,7 +34,7 @@ static const char usage_text[] =
   "  --undo-disks ACTION    refuse (default), commit or discard\n"
   "  --allow-outside-paths  follow files named by SRC outside its folder\n"
   "  --inject               enlighten the guest (not available yet)\n"
-  "  --verify               boot the result to check it (not available yet)\n"
+  "  --verify               boot the result under QEMU and record the verdict\n"
   "  --force                replace OUTDIR/NAME if it exists\n"
   "  -v, --verbose          debug messages\n"
   "  --machine-readable[=FD]  JSON events on FD (default: stdout)\n"
@@ -139,9 +140,9 @@ check_args (struct import_args *a, int nargs, char **args)
   }
   if (a->name && check_name (a->name) == -1)
     return -1;
-  if (a->inject || a->verify) {
-    hv_error (HV_E_UNSUPPORTED, "--%s: not available yet in this version "
-              "of hvconvert", a->inject ? "inject" : "verify");
+  if (a->inject) {
+    hv_error (HV_E_UNSUPPORTED, "--inject: not available yet in this "
+              "version of hvconvert");
     return -1;
   }
   a->srcs = args;
@@ -303,7 +304,7 @@ description_sha256 (const struct vm *vm, char out[65])
 }
 
 static char *
-make_report (const struct vm *vm, const char *disks)
+make_report (const struct vm *vm, const char *disks, const char *verify)
 {
   struct json *j = json_new (NULL);
   char sha[65];
@@ -315,7 +316,7 @@ make_report (const struct vm *vm, const char *disks)
     json_raw (j, "source_sha256", NULL);
   json_raw (j, "disks", disks);
   json_raw (j, "inject", NULL);
-  json_raw (j, "verify", NULL);
+  json_raw (j, "verify", verify);
   return json_end (j);
 }
 
@@ -338,9 +339,10 @@ write_one (const struct outdir *o, const struct vm *vm, const char *ext,
  * by absolute path, in the folder they will have after the rename. */
 static int
 write_definitions (const struct import_args *a, const struct outdir *o,
-                   const struct vm *vm, const char *disks)
+                   const struct vm *vm, const char *disks, const char *verify)
 {
-  char *report = make_report (vm, disks), *json, *dir = NULL, *parent;
+  char *report = make_report (vm, disks, verify), *json, *dir = NULL;
+  char *parent;
   int r = -1;
 
   json = report ? vm_json (vm, report) : NULL;
@@ -362,6 +364,47 @@ write_definitions (const struct import_args *a, const struct outdir *o,
   return r;
 }
 
+/* --verify: boot the converted disks (still in the temporary directory;
+ * verification boots on overlays, so they are not changed) with the
+ * profile of the model's generation.  Returns the verdict as JSON for
+ * the report (NULL if it could not run, after reporting) and sets
+ * *STATUS to the verdict's exit status. */
+static char *
+verify_machine (const struct outdir *o, struct vm *vm, int *status)
+{
+  const struct hv_verify_opts opts = {
+    .profile = vm->firmware == VM_FIRMWARE_UEFI ? HV_PROFILE_GEN2
+      : HV_PROFILE_GEN1,
+    .timeout = 300.0,
+  };
+  struct hv_verify_result r = { 0 };
+  char **saved = calloc (vm->disks.len + 1, sizeof *saved), *json = NULL;
+
+  for (size_t i = 0; saved && i < vm->disks.len; i++) {
+    struct vm_disk *d = &vm->disks.ptr[i];
+    saved[i] = d->path;
+    if (d->media == VM_MEDIA_DISK && d->output)
+      d->path = outdir_path (o, d->output);
+  }
+  if (saved && hv_verify (vm, &opts, &r) == 0) {
+    json = hv_verify_json (vm, &opts, &r);
+    *status = verify_exit_status (r.verdict);
+    fprintf (stderr, "%s: verify: %s%s%s\n", hv_program_name,
+             hv_verdict_name (r.verdict), r.why ? ": " : "",
+             r.why ? r.why : "");
+  }
+  for (size_t i = 0; saved && i < vm->disks.len; i++) {
+    struct vm_disk *d = &vm->disks.ptr[i];
+    if (d->path != saved[i])
+      free (d->path);
+    d->path = saved[i];
+  }
+  hv_verify_result_free (&r);
+  free (saved);
+  return json;
+}
+
+/* 0, or with --verify the verdict's exit status; -1 on failure. */
 static int
 import_machine (const struct import_args *a, struct vm *vm)
 {
@@ -370,19 +413,22 @@ import_machine (const struct import_args *a, struct vm *vm)
     .commit_undo = a->undo == UNDO_COMMIT,
   };
   struct outdir o;
-  char *disks = NULL;
-  int r = -1;
+  char *disks = NULL, *verdict = NULL;
+  int r = -1, status = 0;
 
   if (check_name (vm->name) == 0 &&
       outdir_begin (&o, a->outdir, vm->name, a->force) == 0 &&
       (disks = import_disks (&io, &o, vm)) != NULL &&
-      write_definitions (a, &o, vm, disks) == 0 && outdir_commit (&o) == 0)
-    r = 0;
-  if (r == 0 && !events_enabled ())
+      (!a->verify || (verdict = verify_machine (&o, vm, &status)) != NULL) &&
+      write_definitions (a, &o, vm, disks, verdict) == 0 &&
+      outdir_commit (&o) == 0)
+    r = status;
+  if (r >= 0 && !events_enabled ())
     fprintf (stderr, "%s: %s -> %s/%s\n", hv_program_name, vm->source,
              a->outdir, vm->name);
   outdir_end (&o);
   free (disks);
+  free (verdict);
   return r;
 }
 
@@ -411,5 +457,6 @@ cmd_import (int argc, char **argv)
     return HV_EXIT_OK;
   if (r == -1)
     return exit_status (-1);
-  return exit_status (import (&a));
+  r = import (&a);
+  return r > 0 ? r : exit_status (r);
 }

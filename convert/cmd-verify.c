@@ -50,7 +50,7 @@ static const struct option long_options[] = {
 };
 
 /* Exit statuses per verdict (documented in hvconvert-verify(1)). */
-static const int verdict_status[] = {
+static const int verdict_status[HV_VERDICT_NONE + 1] = {
   [HV_VERDICT_BOOTED] = 0,
   [HV_VERDICT_NO_BOOTABLE_DEVICE] = 10,
   [HV_VERDICT_BOOTLOADER_FAILED] = 11,
@@ -60,6 +60,13 @@ static const int verdict_status[] = {
   [HV_VERDICT_TIMEOUT] = 15,
   [HV_VERDICT_NONE] = 15,
 };
+
+int
+verify_exit_status (int verdict)
+{
+  return verdict >= 0 && verdict <= HV_VERDICT_NONE ? verdict_status[verdict]
+    : 15;
+}
 
 struct verify_args {
   struct hv_verify_opts opts;

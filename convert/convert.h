@@ -27,6 +27,9 @@ enum {
 
 int cmd_disk (int argc, char **argv);
 int cmd_import (int argc, char **argv);
+/* cmd-verify.c: the exit status of a verdict (enum hv_verdict): 0 for
+ * booted, 10 to 15 otherwise (see hvconvert-verify(1)). */
+int verify_exit_status (int verdict);
 int cmd_vhd (int argc, char **argv);
 int cmd_doctor (int argc, char **argv);
 int cmd_verify (int argc, char **argv);
