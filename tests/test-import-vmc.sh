@@ -11,6 +11,7 @@
 source "${top_srcdir:-$(dirname "$0")/..}/tests/functions.sh"
 require virt-xml-validate libvirt-clients
 require xmllint libxml2-utils
+require virsh libvirt-clients
 
 vm=$tmp/Legacy
 out=$tmp/out
@@ -113,6 +114,9 @@ assert d["report"]["source_sha256"] == want, d["report"]
 PY
   virt-xml-validate "$dir/$name.xml" >/dev/null ||
     fail "$name: $name.xml is not a valid libvirt domain"
+  # libvirt itself takes it (its test driver needs no daemon).
+  virsh -q -c test:///default define "$dir/$name.xml" >/dev/null ||
+    fail "$name: virsh define refused $name.xml"
   assert_grep "<source file=\"$(realpath "$dir")/$name-disk1.vhd\"/>" \
     "$dir/$name.xml"
   assert_grep '<model type="tulip"/>' "$dir/$name.xml"

@@ -95,6 +95,8 @@ PY
 assert_grep "New-VM -Name 'web2' -Generation 2" "$out/web2/web2.ps1"
 assert_grep "ControllerType SCSI" "$out/web2/web2.ps1"
 virt-xml-validate "$out/web2/web2.xml" >/dev/null || fail "libvirt XML gen 2"
+virsh -q -c test:///default define "$out/web2/web2.xml" >/dev/null ||
+  fail "virsh define refused web2.xml (gen 2)"
 
 # Bare disks.
 "$HVCONVERT" import "$vm/system.img" "$vm/data.img" -o "$out" \
