@@ -423,6 +423,9 @@ struct vm {
   unsigned vcpus;
   enum vm_firmware firmware;  /* BIOS: generation 1; UEFI: generation 2 */
   char *guest_os;             /* as the source names it, or NULL */
+  char *guest_tools;          /* the other hypervisor's guest tools in the
+                                 guest ("Virtual PC Additions 13.820"), or
+                                 NULL: to remove after conversion */
   char *saved_state;          /* a saved memory state (.vsv), or NULL */
   struct vm_disk_vector disks;
   struct vm_nic_vector nics;

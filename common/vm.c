@@ -210,6 +210,7 @@ vm_free (struct vm *vm)
   free (vm->name);
   free (vm->source);
   free (vm->guest_os);
+  free (vm->guest_tools);
   free (vm->saved_state);
   free (vm);
 }

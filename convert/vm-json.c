@@ -126,6 +126,7 @@ vm_json (const struct vm *vm, const char *report)
   json_u64 (j, "memory", vm->memory);
   json_u64 (j, "vcpus", vm->vcpus);
   str_or_null (j, "guest_os", vm->guest_os);
+  str_or_null (j, "guest_tools", vm->guest_tools);
   json_str (j, "source", vm->source);
   json_str (j, "source_format", vm->source_format);
   str_or_null (j, "saved_state", vm->saved_state);

@@ -418,10 +418,18 @@ read_saved_state (struct vmc *c, const xmlNode *prefs)
 static void
 read_guest_os (struct vmc *c, const xmlNode *prefs)
 {
+  char *additions = leaf_string (prefs, "integration/microsoft/version/"
+                                 "additions_number");
+
   c->vm->guest_os = leaf_string (prefs, "integration/microsoft/version/"
                                  "guest_os/long_name");
   if (c->vm->guest_os == NULL)
     c->vm->guest_os = leaf_string (prefs, "settings/guest_os");
+  if (additions &&
+      asprintf (&c->vm->guest_tools, "Virtual PC Additions %s",
+                additions) == -1)
+    c->vm->guest_tools = NULL;
+  free (additions);
 }
 
 static int

@@ -78,7 +78,11 @@ hardware='<hardware>
    </ide_controller>
   </ide_adapter>
  </pci_bus>
-</hardware>'
+</hardware>
+<integration><microsoft><version>
+ <additions_number type="string">13.820</additions_number>
+ <guest_os><long_name type="string">Windows XP Professional</long_name></guest_os>
+</version></microsoft></integration>'
 
 checksums () { (cd "$vm" && sha256sum -- * | sort); }
 
@@ -98,6 +102,8 @@ d = json.load(open(sys.argv[1]))
 name = sys.argv[2]
 assert d["name"] == name and d["source_format"] == "vmc", d
 assert d["memory"] == 384 << 20 and d["vcpus"] == 1 and d["generation"] == 1
+assert d["guest_tools"] == "Virtual PC Additions 13.820", d["guest_tools"]
+assert d["guest_os"] == "Windows XP Professional", d["guest_os"]
 disks = [(x["media"], x["bus"], x["controller"], x["slot"], x["output"],
           x["host_drive"]) for x in d["disks"]]
 assert disks == [

@@ -4,6 +4,8 @@
 #    with a warning), a SATA data disk, a CD image, a host CD drive, a
 #    static and a generated MAC, |22 escapes in the name, EFI firmware
 #    in a second copy (generation 2: everything on SCSI).
+#  - A split (twoGbMaxExtentSparse) VMDK under a snapshot delta: the
+#    current state is converted, the VMDK files are not changed.
 #  - Two bare disks: the default machine (1 GiB, one vCPU, IDE 0:0 and
 #    0:1, named after the first file).
 
@@ -97,6 +99,33 @@ assert_grep "ControllerType SCSI" "$out/web2/web2.ps1"
 virt-xml-validate "$out/web2/web2.xml" >/dev/null || fail "libvirt XML gen 2"
 virsh -q -c test:///default define "$out/web2/web2.xml" >/dev/null ||
   fail "virsh define refused web2.xml (gen 2)"
+
+# Split and snapshot disks: the system disk a twoGbMaxExtentSparse VMDK
+# (two extent files) under a snapshot delta (NAME-000001.vmdk, read
+# through parentFileNameHint): the machine's current state is converted.
+split=$((2 * 1024 * MiB + 64 * MiB))
+"$QEMU_IMG" create -q -f vmdk -o subformat=twoGbMaxExtentSparse \
+  "$vm/big.vmdk" $split
+qemu-io -f vmdk -c 'write -P 0x44 1M 1M' -c "write -P 0x45 $((split - 2 * MiB)) 1M" \
+  "$vm/big.vmdk" >/dev/null
+(cd "$vm" && "$QEMU_IMG" create -q -f vmdk -b big.vmdk -F vmdk big-000001.vmdk)
+qemu-io -f vmdk -c 'write -P 0x46 1536k 1M' "$vm/big-000001.vmdk" >/dev/null
+(( $(grep -ac '^RW ' "$vm/big.vmdk") >= 2 )) || fail "big.vmdk is not split"
+cat >"$vm/snap.vmx" <<'VMX'
+.encoding = "UTF-8"
+config.version = "8"
+displayName = "snap"
+scsi0.present = "TRUE"
+scsi0:0.present = "TRUE"
+scsi0:0.fileName = "big-000001.vmdk"
+VMX
+before=$(cd "$vm" && sha256sum -- big* | sort)
+"$HVCONVERT" import "$vm/snap.vmx" -o "$out" 2>"$tmp/err" ||
+  fail "import of a snapshot: $(cat "$tmp/err")"
+"$QEMU_IMG" compare -q -f vmdk -F vpc "$vm/big-000001.vmdk" \
+  "$out/snap/snap-disk1.vhd" || fail "the snapshot's current state differs"
+assert_eq "$(cd "$vm" && sha256sum -- big* | sort)" "$before" \
+  "the VMDK files after the import"
 
 # Bare disks.
 "$HVCONVERT" import "$vm/system.img" "$vm/data.img" -o "$out" \
