@@ -322,15 +322,11 @@ void disk_close (struct disk *d);
  * else NULL. */
 const uint8_t *disk_map (struct disk *d, uint64_t offset, size_t count);
 
-/* For formats' extents operations: append [OFFSET, OFFSET+LENGTH) of
- * TYPE to OUT, merged into the last extent when it continues it (no-op
- * for LENGTH 0); and append the extents of a disk that another one
- * reads through (a parent, an extent file): D's [AT, AT+LEN) moved by
- * SHIFT bytes (OUT offset = offset in D + SHIFT), zeros past D's end.
- * FILE names the disk being described in messages.  Both return 0, or
- * -1 after reporting. */
-int extents_add (struct extent_vector *out, const char *file,
-                 uint64_t offset, uint64_t length, enum extent_type type);
+/* For formats' extents operations (with extent_add above): append the
+ * extents of a disk that another one reads through (a parent, an extent
+ * file): D's [AT, AT+LEN) moved by SHIFT bytes (OUT offset = offset in
+ * D + SHIFT), zeros past D's end.  FILE names the disk being described
+ * in messages.  Returns 0, or -1 after reporting. */
 int extents_of_sub_disk (struct extent_vector *out, const char *file,
                          struct disk *d, uint64_t at, uint64_t len,
                          uint64_t shift);

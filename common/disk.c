@@ -113,25 +113,6 @@ disk_close (struct disk *d)
   free (d);
 }
 
-int
-extents_add (struct extent_vector *out, const char *file, uint64_t offset,
-             uint64_t length, enum extent_type type)
-{
-  struct extent *last = out->len ? &out->ptr[out->len - 1] : NULL;
-
-  if (length == 0)
-    return 0;
-  if (last && last->type == type && last->offset + last->length == offset) {
-    last->length += length;
-    return 0;
-  }
-  if (extent_vector_append (out, (struct extent) { offset, length, type })) {
-    hv_error (HV_E_NOMEM, "%s: extents: %m", file);
-    return -1;
-  }
-  return 0;
-}
-
 /* disk_extents may stop short: ask again from where it stopped. */
 int
 extents_of_sub_disk (struct extent_vector *out, const char *file,
@@ -153,13 +134,13 @@ extents_of_sub_disk (struct extent_vector *out, const char *file,
     for (size_t i = 0; r == 0 && i < sub.len; i++) {
       const struct extent *x = &sub.ptr[i];
       const uint64_t n = MIN (x->length, stop - x->offset);
-      r = extents_add (out, file, x->offset + shift, n, x->type);
+      r = extent_add (out, x->offset + shift, n, x->type, file);
       at = x->offset + n;
     }
   }
   free (sub.ptr);
   if (r == 0 && at < end)
-    r = extents_add (out, file, at + shift, end - at, EXTENT_ZERO);
+    r = extent_add (out, at + shift, end - at, EXTENT_ZERO, file);
   return r;
 }
 

@@ -194,8 +194,8 @@ vdi_extents (struct disk *d, uint64_t offset, uint64_t length,
     if (e == VDI_UNALLOCATED && v->parent)
       r = extents_of_sub_disk (out, d->filename, v->parent, offset, n, 0);
     else
-      r = extents_add (out, d->filename, offset, n,
-                       e >= VDI_ZERO ? EXTENT_ZERO : EXTENT_DATA);
+      r = extent_add (out, offset, n,
+                      e >= VDI_ZERO ? EXTENT_ZERO : EXTENT_DATA, d->filename);
     if (r == -1)
       return -1;
     offset += n;

@@ -149,7 +149,7 @@ unallocated_extents (struct vmdk *v, uint64_t offset, uint64_t len,
                      struct extent_vector *out)
 {
   if (v->parent == NULL)
-    return extents_add (out, v->d.filename, offset, len, EXTENT_ZERO);
+    return extent_add (out, offset, len, EXTENT_ZERO, v->d.filename);
   return extents_of_sub_disk (out, v->d.filename, v->parent, offset, len, 0);
 }
 
@@ -174,8 +174,9 @@ sparse_extents (struct vmdk *v, struct piece *e, uint64_t rel, uint64_t len,
     if (run.kind == VMDK_GRAIN_UNALLOCATED)
       r = unallocated_extents (v, e->start + rel, n, out);
     else
-      r = extents_add (out, v->d.filename, e->start + rel, n,
-                       run.kind == VMDK_GRAIN_DATA ? EXTENT_DATA : EXTENT_ZERO);
+      r = extent_add (out, e->start + rel, n,
+                      run.kind == VMDK_GRAIN_DATA ? EXTENT_DATA : EXTENT_ZERO,
+                      v->d.filename);
     rel += n;
   }
   return r;
@@ -194,7 +195,7 @@ vmdk_extents (struct disk *d, uint64_t offset, uint64_t length,
     const uint64_t n = MIN (end - offset, e->length - rel);
     int r;
     if (e->kind == KIND_ZERO)
-      r = extents_add (out, d->filename, offset, n, EXTENT_ZERO);
+      r = extent_add (out, offset, n, EXTENT_ZERO, d->filename);
     else if (e->kind == KIND_FLAT)
       r = extents_of_sub_disk (out, d->filename, e->flat,
                                e->flat_offset + rel, n,
