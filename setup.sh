@@ -30,6 +30,13 @@ packages=(
   # libguestfs (the report job's general way in, and
   # libguestfs-test-tool for doctor --full).
   ovmf fuse3 libguestfs-tools libguestfs-dev
+  # hvconvert inject (issue 6): hivex for the Windows registry (library
+  # and the hivexsh/hivexregedit checkers), the decompressors of guest
+  # initramfs images (xz, zstd), mkntfs for the synthetic Windows disk,
+  # debootstrap for the Debian test guest, and virt-v2v (the peer the
+  # benchmark runs against) with guestfs-tools.
+  libhivex-dev libhivex-bin liblzma-dev libzstd-dev ntfs-3g debootstrap
+  virt-v2v guestfs-tools zstd xz-utils initramfs-tools-core
 )
 
 log=$(mktemp)
