@@ -63,6 +63,10 @@ struct inj_fs {
   /* The whole file (a NUL is added after *LEN bytes); NULL on error.
    * Files above MAX bytes are refused as an error. */
   char *(*read) (void *ctx, const char *path, size_t max, size_t *len);
+  /* At most COUNT bytes of PATH from OFFSET (fewer at its end; a NUL
+   * is added after *LEN bytes); NULL on error. */
+  char *(*pread) (void *ctx, const char *path, size_t count, off_t offset,
+                  size_t *len);
   /* Copy the guest file PATH to the host file HOST_PATH. */
   int (*download) (void *ctx, const char *path, const char *host_path);
   /* The names in directory PATH (no "." or ".."), NULL-terminated,
