@@ -224,7 +224,8 @@ irfs_modules_read (struct irfs_modules *m, const char *dep,
                    const char *builtin)
 {
   *m = (struct irfs_modules) { 0 };
-  if (read_dep (m, dep) == -1 || (builtin && read_builtin (m, builtin) == -1)) {
+  if (read_dep (m, dep) == -1 ||
+      (builtin && read_builtin (m, builtin) == -1)) {
     irfs_modules_free (m);
     return -1;
   }

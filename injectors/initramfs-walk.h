@@ -1,7 +1,8 @@
 /* injectors/: the parts of the initramfs code, shared by
  * initramfs-codec.c (the compression methods), initramfs-walk.c (the
  * segments and cpio archives of an image, as the kernel unpacks them),
- * initramfs-modules.c (modules.dep and modules.builtin) and initramfs.c
+ * initramfs-modules.c (modules.dep and modules.builtin),
+ * initramfs-stage.c (the staging tree and depmod) and initramfs.c
  * (adding modules).  Not for other files: they use the initramfs
  * section of injectors.h.
  *
@@ -164,5 +165,45 @@ const struct irfs_module *irfs_modules_find (const struct irfs_modules *m,
                                              const char *name);
 bool irfs_modules_builtin (const struct irfs_modules *m, const char *name);
 void irfs_modules_free (struct irfs_modules *m);
+
+/* ------------------------------------------------------------------ */
+/* The staging tree (initramfs-stage.c): DIR/stage/lib/modules/KVER,
+ * where the host's depmod writes the indexes.  DIR is private and
+ * removed by irfs_stage_close. */
+
+struct irfs_stage {
+  char *dir;             /* private directory */
+  char *base;            /* DIR/stage: depmod -b */
+  char *moddir;          /* BASE/lib/modules/KVER */
+  const char *kver;
+};
+
+/* "modules.order", "modules.builtin", "modules.builtin.modinfo":
+ * what depmod reads besides the modules. */
+extern const char *const irfs_input_lists[3];
+
+/* Make the tree under WORKDIR (NULL: $TMPDIR).  -1 after reporting. */
+int irfs_stage_open (struct irfs_stage *s, const char *workdir,
+                     const char *kver);
+/* MODDIR/REL with its parent directories made (malloc'd); NULL after
+ * reporting, also when REL is not a plain relative path. */
+char *irfs_stage_path (struct irfs_stage *s, const char *rel);
+/* Copy the host files LISTS (in the order of irfs_input_lists; NULL:
+ * none) into the tree and run depmod on it. */
+int irfs_stage_depmod (struct irfs_stage *s, const char *const lists[3]);
+/* The names of the modules.* files in MODDIR, sorted, into V. */
+int irfs_stage_indexes (struct irfs_stage *s, struct string_vector *v);
+void irfs_stage_close (struct irfs_stage *s);
+
+/* Helpers: they report out of memory and I/O errors themselves. */
+char *irfs_join (const char *a, const char *b);          /* "A/B" */
+int irfs_push (struct string_vector *v, const char *s);  /* a copy */
+int irfs_compare_str (const void *a, const void *b);     /* for qsort */
+void irfs_free_strings (struct string_vector *v);
+/* A relative path from the guest that stays inside its directory: no
+ * "/" in front, no empty, "." or ".." component. */
+bool irfs_safe_relpath (const char *p);
+/* mkdir -p of the directories above FILE, below BASE. */
+int irfs_make_parents (const char *base, const char *file);
 
 #endif /* HV_INITRAMFS_WALK_H */

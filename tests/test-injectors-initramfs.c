@@ -313,7 +313,8 @@ test_lz4_legacy (void **state)
   assert_int_equal (s.layout.segments.len, 2);
   assert_segment (&s, 1, "lz4", ARRAY_SIZE (main_members));
   assert_false (s.layout.appendable);
-  assert_int_equal (s.members.len, ARRAY_SIZE (early) + ARRAY_SIZE (main_names));
+  assert_int_equal (s.members.len,
+                    ARRAY_SIZE (early) + ARRAY_SIZE (main_names));
   scan_free (&s);
 }
 
@@ -522,7 +523,8 @@ test_bomb (void **state)
             "zstd -q -c > ../bomb.img && cd .. && rm -rf bomb", dir);
   run (cmd);
   irfs_output_limit = 16 * MiB;
-  assert_fails (path ("bomb.img"), "too-large", "decompresses to more than 16");
+  assert_fails (path ("bomb.img"), "too-large",
+                "decompresses to more than 16");
   irfs_output_limit = saved;
 }
 
