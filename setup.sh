@@ -37,6 +37,10 @@ packages=(
   # benchmark runs against) with guestfs-tools.
   libhivex-dev libhivex-bin liblzma-dev libzstd-dev ntfs-3g debootstrap
   virt-v2v guestfs-tools zstd xz-utils initramfs-tools-core
+  # Initramfs images on the host: the lz4 tool writes the LZ4 legacy
+  # images of tests/test-injectors-initramfs.c; kmod's depmod writes the
+  # module indexes inject adds, and its modprobe checks them.
+  lz4 kmod
 )
 
 log=$(mktemp)

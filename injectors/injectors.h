@@ -184,6 +184,96 @@ void plan_print (const struct inj_plan *p, FILE *out);
 char *plan_json (const struct inj_plan *p);
 
 /* ------------------------------------------------------------------ */
+/* initramfs*.c: a Linux initramfs image as a host file.  The kernel
+ * unpacks its segments in order: uncompressed newc cpio archives at
+ * 4-byte aligned offsets (the early microcode archive) and compressed
+ * ones (gzip, bzip2, lzma, xz, lzo, lz4, zstd), NUL bytes between
+ * them; a later member replaces an earlier one of the same name.
+ * These functions read images the same way, with bounded sizes: the
+ * image comes from the guest. */
+
+struct initramfs_segment {
+  uint64_t offset;        /* in the image file */
+  uint64_t length;        /* bytes of the file it takes */
+  const char *method;     /* "cpio" (uncompressed), "gzip", "zstd", ... */
+  size_t members;         /* trailers not counted */
+};
+DEFINE_VECTOR (initramfs_segment_vector, struct initramfs_segment)
+
+struct initramfs_layout {
+  struct initramfs_segment_vector segments;
+  /* Does the kernel unpack a segment appended to the image?  Not after
+   * LZ4 (the kernel reads it to the end), nor after bzip2 or lzo, whose
+   * end hvconvert cannot find to check the result. */
+  bool appendable;
+};
+
+/* Every member's path in every segment, in order ("./" and "/" removed
+ * in front; the root is "."; a path replaced later appears twice;
+ * trailers left out), appended to MEMBERS (strings owned by the
+ * vector).  Returns 0, or -1 after reporting a corrupt, truncated or
+ * oversized image, naming the file and the segment. */
+int initramfs_list (const char *image, struct string_vector *members);
+/* The same, and the segments into LAYOUT (MEMBERS may be NULL). */
+int initramfs_scan (const char *image, struct string_vector *members,
+                    struct initramfs_layout *layout);
+void initramfs_layout_free (struct initramfs_layout *layout);
+
+enum initramfs_output {
+  INITRAMFS_REPACK,       /* the last segment re-encoded with the new
+                             members, in its own compression; what the
+                             guest's lsinitramfs still reads (default) */
+  INITRAMFS_APPEND,       /* the image unchanged + one more segment */
+};
+
+/* Make the image at IMAGE hold MODULES (and what they depend on), for
+ * kernel KVER, as a new image at OUTPUT.  The modules come from the
+ * guest through FETCH, which copies RELPATH (as modules.dep names it,
+ * "kernel/drivers/hv/hv_vmbus.ko") to the host file HOST_DEST and
+ * returns 0 or -1 after reporting.  The module indexes of the new
+ * image (modules.dep, .alias, their .bin forms ...) are made by the
+ * host's depmod over the image's modules and the new ones. */
+struct initramfs_request {
+  const char *image;
+  const char *output;     /* written only when something is added */
+  const char *kver;
+  char *const *modules;   /* names, NULL-terminated; '-' same as '_' */
+  /* Host copies of the guest's /lib/modules/KVER/modules.dep (needed)
+   * and modules.order, modules.builtin, modules.builtin.modinfo (each
+   * may be NULL). */
+  const char *modules_dep;
+  const char *modules_order;
+  const char *modules_builtin;
+  const char *modules_builtin_modinfo;
+  int (*fetch) (void *ctx, const char *relpath, const char *host_dest);
+  void *fetch_ctx;
+  enum initramfs_output how;
+  bool gzip;              /* APPEND: gzip the new segment (else none) */
+  const char *workdir;    /* for scratch files; NULL: a private dir
+                             under $TMPDIR, removed at the end */
+};
+
+/* What was done; strings owned by the result.  MISSING is not an error:
+ * a module this kernel does not have (hyperv_drm on an old kernel) is
+ * listed for the caller to report. */
+struct initramfs_result {
+  bool changed;                  /* OUTPUT was written */
+  char *modules_dir;             /* "usr/lib/modules/KVER" in the image */
+  struct string_vector added;    /* module paths (as in modules.dep) */
+  struct string_vector present;  /* names already in the image */
+  struct string_vector builtin;  /* wanted names built into the kernel */
+  struct string_vector missing;  /* wanted names the kernel lacks */
+};
+
+/* Returns 0 (RES filled; OUTPUT written iff RES->changed), or -1 after
+ * reporting (OUTPUT not left behind).  Refused with "unsupported" when
+ * the image's last segment cannot be re-encoded (REPACK: bzip2, lzo,
+ * lz4) or followed (APPEND: see appendable): use the guest's own tool. */
+int initramfs_add_modules (const struct initramfs_request *r,
+                           struct initramfs_result *res);
+void initramfs_result_free (struct initramfs_result *res);
+
+/* ------------------------------------------------------------------ */
 /* The injectors.  Each fills PLAN for the inspected guest G and returns
  * 0 (the plan may be empty: nothing to do), or -1 after reporting when
  * the guest must not or cannot be changed (a hibernated Windows, an
