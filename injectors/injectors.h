@@ -196,6 +196,12 @@ char *plan_json (const struct inj_plan *p);
  * warning note. */
 int linux_plan_devices (struct inj_guest *g, const struct inj_opts *o,
                         struct inj_plan *plan);
+/* linux-tools.c: other hypervisors' guest tools (VMware, VirtualBox,
+ * Xen) are masked (systemd) or lose their start links (SysV); a
+ * recommendation names the distribution's Hyper-V daemons package
+ * when the guest has none. */
+int linux_plan_tools (struct inj_guest *g, const struct inj_opts *o,
+                      struct inj_plan *plan);
 
 /* devnames.c: the text rewriting behind linux_plan_devices, pure (no
  * guest, no libguestfs), one line syntax per configuration file. */
