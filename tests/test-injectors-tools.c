@@ -58,10 +58,16 @@ test_debian_open_vm_tools (void **state)
   tree_symlink (root, "../init.d/ssh", "/etc/rc2.d/S01ssh");
   tree_symlink (root, "../init.d/open-vm-tools",
                 "/etc/rc2.d/S01open-vm-tools-extra");
-  tree_mkdir (root, "/etc/systemd/system");
+  /* Enabled: the alias of open-vm-tools.service and a wants link. */
+  tree_symlink (root, "/lib/systemd/system/open-vm-tools.service",
+                "/etc/systemd/system/vmtoolsd.service");
+  tree_symlink (root, "/lib/systemd/system/open-vm-tools.service",
+                "/etc/systemd/system/multi-user.target.wants/"
+                "open-vm-tools.service");
 
   plan_tools (root, "debian", 12, &p);
-  assert_int_equal (p.steps.len, 5);
+  assert_int_equal (p.steps.len, 6);
+  check_mask (&p, "vmtoolsd.service");
   check_mask (&p, "open-vm-tools.service");
   check_mask (&p, "vgauth.service");
   check_mask (&p, "run-vmblock\\x2dfuse.mount");
@@ -86,7 +92,7 @@ test_debian_open_vm_tools (void **state)
   assert_true (tree_exists (root, "/etc/rc2.d/S01ssh"));
   plan_tools (root, "debian", 12, &p);
   assert_int_equal (p.steps.len, 0);
-  assert_int_equal (plan_notes_with (&p, INJ_NOTE_INFO, "masked already"), 3);
+  assert_int_equal (plan_notes_with (&p, INJ_NOTE_INFO, "masked already"), 4);
   plan_free (&p);
   tree_free (root);
 }
