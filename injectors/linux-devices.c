@@ -44,8 +44,10 @@ static const struct devfile devfiles[] = {
   { "/etc/default/grub", DEVNAME_DEFAULT_GRUB, 0644, NULL },
   { "/boot/grub/grub.cfg", DEVNAME_GRUB_CFG, 0600, NULL },
   { "/boot/grub2/grub.cfg", DEVNAME_GRUB_CFG, 0600, NULL },
-  { "/boot/grub/menu.lst", DEVNAME_MENU_LST, 0600, NULL },
+  /* RHEL's grub.conf is the file, menu.lst a link to it: the file
+   * first (see same_file). */
   { "/boot/grub/grub.conf", DEVNAME_MENU_LST, 0600, NULL },
+  { "/boot/grub/menu.lst", DEVNAME_MENU_LST, 0600, NULL },
   { "/boot/extlinux/extlinux.conf", DEVNAME_EXTLINUX, 0644, NULL },
   { "/boot/extlinux.conf", DEVNAME_EXTLINUX, 0644, NULL },
   { "/boot/syslinux/extlinux.conf", DEVNAME_EXTLINUX, 0644, NULL },
@@ -88,9 +90,18 @@ struct cached {
 };
 DEFINE_VECTOR (cached_vector, struct cached)
 
+/* A file that names unstable devices, by its content. */
+struct named_file {
+  char *path;
+  uint64_t hash;
+  size_t len;
+};
+DEFINE_VECTOR (named_file_vector, struct named_file)
+
 struct names {
   struct inj_guest *g;
   struct cached_vector v;
+  struct named_file_vector files;
   bool nomem;
 };
 
@@ -123,7 +134,55 @@ names_free (struct names *n)
     free (n->v.ptr[i].device);
     free (n->v.ptr[i].stable);
   }
+  for (size_t i = 0; i < n->files.len; i++)
+    free (n->files.ptr[i].path);
   free (n->v.ptr);
+  free (n->files.ptr);
+}
+
+/* FNV-1a: telling identical files apart from different ones. */
+static uint64_t
+hash_of (const char *p, size_t n)
+{
+  uint64_t h = 14695981039346656037u;
+
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (uint8_t) p[i]) * 1099511628211u;
+  return h;
+}
+
+/* Whether PATH (TEXT, LEN bytes) is a link to a file handled before:
+ * menu.lst -> grub.conf on RHEL.  Writing through the link would
+ * replace it by a copy (apply writes a sibling and renames it), which
+ * the next kernel update would leave stale.  inj_fs cannot ask "is it
+ * a link" without readlink reporting an error for a file, so readlink
+ * is asked only when an earlier file has the same content.  1: the
+ * same file (nothing more to do), 0: not, -1 on error.  Otherwise
+ * PATH is remembered for the files after it. */
+static int
+same_file (struct names *n, struct inj_plan *plan, const char *path,
+           const char *text, size_t len)
+{
+  struct named_file f = { .hash = hash_of (text, len), .len = len };
+  char *target;
+
+  for (size_t i = 0; i < n->files.len; i++) {
+    if (n->files.ptr[i].hash != f.hash || n->files.ptr[i].len != len)
+      continue;
+    if ((target = n->g->fs.readlink (n->g->fs.ctx, path)) == NULL)
+      break;
+    free (target);
+    return plan_note (plan, INJ_NOTE_INFO, "%s is a link to %s, whose "
+                      "device names are planned there", path,
+                      n->files.ptr[i].path) == -1 ? -1 : 1;
+  }
+  if ((f.path = strdup (path)) == NULL ||
+      named_file_vector_append (&n->files, f) == -1) {
+    free (f.path);
+    hv_error (HV_E_NOMEM, "%s: out of memory", path);
+    return -1;
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -217,17 +276,19 @@ plan_file (struct inj_guest *g, struct names *names, struct inj_plan *plan,
   if ((text = g->fs.read (g->fs.ctx, path, MAX_CONFIG, &len)) == NULL)
     return -1;
   r = devnames_rewrite (syntax, path, text, len, lookup, names, &res);
-  free (text);
   if (names->nomem) {
     hv_error (HV_E_NOMEM, "%s: out of memory", path);
     r = -1;
   }
+  if (r == 0 && res.changes.len > 0)
+    r = same_file (names, plan, path, text, len);
   if (r == 0)
     r = warn_unknown (plan, path, &res);
   if (r == 0)
     r = plan_rewrite (plan, path, mode, backup, &res);
+  free (text);
   devname_result_free (&res);
-  return r;
+  return r == 1 ? 0 : r;
 }
 
 static bool

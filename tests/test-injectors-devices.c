@@ -803,8 +803,20 @@ test_plan_rhel5 (void **state)
   s = plan_step (&p, INJ_STEP_WRITE, "/boot/grub/grub.conf");
   assert_non_null (s);
   assert_non_null (strstr (s->content, "ro root=LABEL=/\n"));
-  /* Through the link the same text is planned again: harmless. */
+  /* Not through the link: apply would replace it by a copy. */
+  assert_null (plan_step (&p, INJ_STEP_WRITE, "/boot/grub/menu.lst"));
+  assert_int_equal (p.steps.len, 2);
+  assert_int_equal (plan_notes_with (&p, INJ_NOTE_INFO, "/boot/grub/menu.lst "
+                                     "is a link to /boot/grub/grub.conf"), 1);
+  plan_free (&p);
+
+  /* Debian's GRUB legacy: menu.lst is the file; a grub.conf copy with
+   * other content is a file of its own. */
+  tree_write (root, "/boot/grub/menu.lst",
+              "title Debian\nkernel /vmlinuz root=/dev/hda2 ro\n");
+  assert_int_equal (linux_plan_devices (&g, NULL, &p), 0);
   assert_non_null (plan_step (&p, INJ_STEP_WRITE, "/boot/grub/menu.lst"));
+  assert_non_null (plan_step (&p, INJ_STEP_WRITE, "/boot/grub/grub.conf"));
   assert_int_equal (p.notes.len, 0);
   plan_free (&p);
   inj_fs_dir_free (&g.fs);
