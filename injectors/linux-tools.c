@@ -262,11 +262,14 @@ recommend_daemons (struct inj_guest *g, struct inj_plan *plan)
                       "install %s in the guest: the Hyper-V daemons (KVP, "
                       "VSS) let Hyper-V show its addresses and take "
                       "consistent backups", package);
+  if (g->distro == NULL || strcmp (g->distro, "unknown") == 0)
+    return plan_note (plan, INJ_NOTE_RECOMMEND,
+                      "install the distribution's Hyper-V daemons "
+                      "(hv_kvp_daemon, hv_vss_daemon) in the guest");
   return plan_note (plan, INJ_NOTE_RECOMMEND,
                     "install the Hyper-V daemons (hv_kvp_daemon, "
-                    "hv_vss_daemon) of %s %d in the guest; hvconvert knows "
-                    "no package name for it",
-                    g->distro ? g->distro : "this distribution", g->major);
+                    "hv_vss_daemon) in the guest; hvconvert knows no "
+                    "package of %s %d that has them", g->distro, g->major);
 }
 
 int

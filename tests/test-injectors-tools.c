@@ -173,9 +173,9 @@ test_daemons_packages (void **state)
     { "fedora", 39, "install hyperv-daemons" },
     { "sles", 15, "install hyper-v in" },
     { "opensuse", 15, "install hyper-v in" },
-    { "rhel", 5, "knows no package name for it" },
-    { "archlinux", 0, "of archlinux 0" },
-    { "unknown", 0, "knows no package" },
+    { "rhel", 5, "knows no package of rhel 5" },
+    { "archlinux", 0, "of archlinux 0 that" },
+    { "unknown", 0, "install the distribution's Hyper-V daemons" },
   };
   char *root = tree_new ();
   struct inj_plan p;
