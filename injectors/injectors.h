@@ -274,6 +274,85 @@ int initramfs_add_modules (const struct initramfs_request *r,
 void initramfs_result_free (struct initramfs_result *res);
 
 /* ------------------------------------------------------------------ */
+/* Linux configuration: the parts of inject_linux (linux.c) that edit
+ * configuration files and services.  Both plan only where the guest
+ * differs, so a second run plans nothing. */
+
+/* linux-devices.c: device names that will not exist on Hyper-V
+ * (/dev/sdX, hdX, vdX, xvdX, cciss, nvme, by-id, by-path) become the
+ * stable names g->stable_name gives (UUID= or LABEL=) in fstab,
+ * crypttab, GRUB 2, GRUB legacy, extlinux/syslinux, BLS entries and
+ * initramfs-tools' RESUME.  A name without a known stable name is a
+ * warning note. */
+int linux_plan_devices (struct inj_guest *g, const struct inj_opts *o,
+                        struct inj_plan *plan);
+/* linux-tools.c: other hypervisors' guest tools (VMware, VirtualBox,
+ * Xen) are masked (systemd) or lose their start links (SysV); a
+ * recommendation names the distribution's Hyper-V daemons package
+ * when the guest has none. */
+int linux_plan_tools (struct inj_guest *g, const struct inj_opts *o,
+                      struct inj_plan *plan);
+
+/* devnames.c: the text rewriting behind linux_plan_devices, pure (no
+ * guest, no libguestfs), one line syntax per configuration file. */
+enum devname_syntax {
+  DEVNAME_FSTAB,        /* /etc/fstab: the first field */
+  DEVNAME_CRYPTTAB,     /* /etc/crypttab: the second field */
+  DEVNAME_DEFAULT_GRUB, /* /etc/default/grub: root=, resume= in
+                           GRUB_CMDLINE_LINUX[_DEFAULT] */
+  DEVNAME_GRUB_CFG,     /* grub.cfg: linux, linux16, linuxefi lines */
+  DEVNAME_MENU_LST,     /* GRUB legacy menu.lst, grub.conf: kernel lines */
+  DEVNAME_EXTLINUX,     /* extlinux.conf, syslinux.cfg: APPEND lines */
+  DEVNAME_BLS,          /* /boot/loader/entries/NAME.conf: options */
+  DEVNAME_RESUME,       /* initramfs-tools conf.d/resume: RESUME= */
+};
+
+/* Longest device name considered (longer tokens are not device names). */
+#define DEVNAME_MAX 255
+
+/* The stable name ("UUID=...", "LABEL=...") of DEVICE, or NULL if
+ * unknown.  The string belongs to CTX and lives as long as it. */
+typedef const char *(*devname_lookup_fn) (void *ctx, const char *device);
+
+/* One device name found that will not exist after conversion. */
+struct devname_change {
+  char *old;            /* as the file names it: "/dev/sda1" */
+  char *new;            /* what replaced it; NULL: no usable stable name
+                           is known, the name was left as it is */
+  char *role;           /* "/", "swap", "root", "resume", a crypttab
+                           name: what the name is used for */
+};
+DEFINE_VECTOR (devname_change_vector, struct devname_change)
+
+/* The rewritten text and the names found, each once, in file order.
+ * The result owns everything; devname_result_free frees it. */
+struct devname_result {
+  char *text;           /* LEN bytes plus a NUL; NULL: unchanged */
+  size_t len;
+  struct devname_change_vector changes;
+};
+
+/* Rewrite TEXT (LEN bytes, any bytes, need not end in a newline) of
+ * syntax SYNTAX: every unstable device name in the fields the syntax
+ * names is replaced by its stable name from LOOKUP (NULL: none known).
+ * Everything else is kept byte for byte.  FILE names the file in
+ * messages.  Returns 0, or -1 after reporting (out of memory, more
+ * than DEVNAME_MAX_NAMES different names). */
+#define DEVNAME_MAX_NAMES 256
+int devnames_rewrite (enum devname_syntax syntax, const char *file,
+                      const char *text, size_t len,
+                      devname_lookup_fn lookup, void *ctx,
+                      struct devname_result *res);
+void devname_result_free (struct devname_result *res);
+
+/* True if NAME (LEN bytes) is a device name that will not exist, or
+ * not mean the same disk, on Hyper-V. */
+bool devname_unstable (const char *name, size_t len);
+/* True if STABLE is a stable name that every syntax above can carry
+ * unquoted: UUID=hex-and-dashes, or LABEL=/PARTUUID= of safe bytes. */
+bool devname_stable_ok (const char *stable);
+
+/* ------------------------------------------------------------------ */
 /* The injectors.  Each fills PLAN for the inspected guest G and returns
  * 0 (the plan may be empty: nothing to do), or -1 after reporting when
  * the guest must not or cannot be changed (a hibernated Windows, an
