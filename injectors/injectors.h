@@ -70,6 +70,11 @@ struct inj_fs {
   char **(*ls) (void *ctx, const char *path);
   /* The target of symbolic link PATH (caller frees); NULL on error. */
   char *(*readlink) (void *ctx, const char *path);
+  /* At most COUNT bytes of PATH from OFFSET (a NUL is added after *LEN
+   * bytes; *LEN is 0 at or past the end); NULL on error.  For the head
+   * of a file that may be gigabytes long (Windows' hiberfil.sys). */
+  char *(*pread) (void *ctx, const char *path, size_t count, off_t offset,
+                  size_t *len);
 };
 
 void inj_strings_free (char **v);
@@ -187,6 +192,17 @@ char *plan_json (const struct inj_plan *p);
 
 int inject_linux (struct inj_guest *g, const struct inj_opts *o,
                   struct inj_plan *plan);
+
+/* ------------------------------------------------------------------ */
+/* windows*.c: Windows.  inject_windows reads the guest through g->fs
+ * only (g->systemroot, g->major/minor and g->arch from inspection),
+ * edits copies of the SYSTEM and SOFTWARE hives in g->workdir with
+ * hivex and plans their upload (the old hive kept as
+ * <hive>.pre-hvconvert); every value it changes is an INJ_NOTE_INFO
+ * note.  It refuses a hibernated Windows (hiberfil.sys) and needs
+ * g->fs.pread for that.  XP/2003 with o->drivers_iso: the ISO's
+ * support/<arch> payload is planned into the guest and its setup run at
+ * first logon.  The parts share windows-internal.h. */
 int inject_windows (struct inj_guest *g, const struct inj_opts *o,
                     struct inj_plan *plan);
 
