@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "convert.h"
+#include "injectors.h"
 #include "hypervisor.h"
 #include "importers.h"
 #include "vhd.h"
@@ -33,7 +34,7 @@ static const char usage_text[] =
   "  --discard-saved-state  convert a machine that has a saved state\n"
   "  --undo-disks ACTION    refuse (default), commit or discard\n"
   "  --allow-outside-paths  follow files named by SRC outside its folder\n"
-  "  --inject               enlighten the guest (not available yet)\n"
+  "  --inject               enlighten the guest (see hvconvert inject)\n"
   "  --verify               boot the result under QEMU and record the verdict\n"
   "  --force                replace OUTDIR/NAME if it exists\n"
   "  -v, --verbose          debug messages\n"
@@ -140,11 +141,6 @@ check_args (struct import_args *a, int nargs, char **args)
   }
   if (a->name && check_name (a->name) == -1)
     return -1;
-  if (a->inject) {
-    hv_error (HV_E_UNSUPPORTED, "--inject: not available yet in this "
-              "version of hvconvert");
-    return -1;
-  }
   a->srcs = args;
   a->nsrcs = nargs;
   return 0;
@@ -304,7 +300,8 @@ description_sha256 (const struct vm *vm, char out[65])
 }
 
 static char *
-make_report (const struct vm *vm, const char *disks, const char *verify)
+make_report (const struct vm *vm, const char *disks, const char *inject,
+             const char *verify)
 {
   struct json *j = json_new (NULL);
   char sha[65];
@@ -315,7 +312,7 @@ make_report (const struct vm *vm, const char *disks, const char *verify)
   else
     json_raw (j, "source_sha256", NULL);
   json_raw (j, "disks", disks);
-  json_raw (j, "inject", NULL);
+  json_raw (j, "inject", inject);
   json_raw (j, "verify", verify);
   return json_end (j);
 }
@@ -339,9 +336,11 @@ write_one (const struct outdir *o, const struct vm *vm, const char *ext,
  * by absolute path, in the folder they will have after the rename. */
 static int
 write_definitions (const struct import_args *a, const struct outdir *o,
-                   const struct vm *vm, const char *disks, const char *verify)
+                   const struct vm *vm, const char *disks, const char *inject,
+                   const char *verify)
 {
-  char *report = make_report (vm, disks, verify), *json, *dir = NULL;
+  char *report = make_report (vm, disks, inject, verify), *json;
+  char *dir = NULL;
   char *parent;
   int r = -1;
 
@@ -404,6 +403,38 @@ verify_machine (const struct outdir *o, struct vm *vm, int *status)
   return json;
 }
 
+/* --inject: enlighten the guest on the converted disks (still in the
+ * temporary directory, so a failure leaves nothing that looks
+ * finished), for the generation of the model.  Returns the result as
+ * JSON for the report, NULL after reporting. */
+static char *
+inject_machine (const struct outdir *o, const struct vm *vm)
+{
+  const struct inj_opts opts = {
+    .profile = vm->firmware == VM_FIRMWARE_UEFI ? INJ_GEN2 : INJ_GEN1,
+  };
+  char **paths = calloc (vm->disks.len + 1, sizeof *paths), *json = NULL;
+  size_t n = 0;
+
+  for (size_t i = 0; paths && i < vm->disks.len; i++) {
+    const struct vm_disk *d = &vm->disks.ptr[i];
+    if (d->media == VM_MEDIA_DISK && d->output &&
+        (paths[n] = outdir_path (o, d->output)) != NULL)
+      n++;
+  }
+  if (paths == NULL)
+    hv_error (HV_E_NOMEM, "out of memory");
+  else if (n == 0)
+    hv_error (HV_E_USAGE, "--inject: the machine has no disk to enlighten");
+  else if (inject_disks (paths, n, &opts, true, &json) == 0)
+    fprintf (stderr, "%s: inject: done (the plan is in the report)\n",
+             hv_program_name);
+  for (size_t i = 0; paths && i < n; i++)
+    free (paths[i]);
+  free (paths);
+  return json;
+}
+
 /* 0, or with --verify the verdict's exit status; -1 on failure. */
 static int
 import_machine (const struct import_args *a, struct vm *vm)
@@ -413,14 +444,15 @@ import_machine (const struct import_args *a, struct vm *vm)
     .commit_undo = a->undo == UNDO_COMMIT,
   };
   struct outdir o;
-  char *disks = NULL, *verdict = NULL;
+  char *disks = NULL, *verdict = NULL, *injected = NULL;
   int r = -1, status = 0;
 
   if (check_name (vm->name) == 0 &&
       outdir_begin (&o, a->outdir, vm->name, a->force) == 0 &&
       (disks = import_disks (&io, &o, vm)) != NULL &&
+      (!a->inject || (injected = inject_machine (&o, vm)) != NULL) &&
       (!a->verify || (verdict = verify_machine (&o, vm, &status)) != NULL) &&
-      write_definitions (a, &o, vm, disks, verdict) == 0 &&
+      write_definitions (a, &o, vm, disks, injected, verdict) == 0 &&
       outdir_commit (&o) == 0)
     r = status;
   if (r >= 0 && !events_enabled ())
@@ -428,6 +460,7 @@ import_machine (const struct import_args *a, struct vm *vm)
              a->outdir, vm->name);
   outdir_end (&o);
   free (disks);
+  free (injected);
   free (verdict);
   return r;
 }

@@ -34,6 +34,14 @@ int cmd_vhd (int argc, char **argv);
 int cmd_doctor (int argc, char **argv);
 int cmd_verify (int argc, char **argv);
 int cmd_run (int argc, char **argv);
+int cmd_inject (int argc, char **argv);
+/* cmd-inject.c, shared with import --inject: inspect, plan and (unless
+ * O->dry_run) apply on DISKS; prints the plan unless QUIET; *JSON_OUT
+ * (if not NULL) gets the result for the conversion report.  -1 after
+ * reporting. */
+struct inj_opts;
+int inject_disks (char *const *disks, size_t n, const struct inj_opts *o,
+                  bool quiet, char **json_out);
 
 /* cmd-verify.c, shared with cmd-run.c: --profile, and the machine made
  * of bare disks (common's vm_from_disks plus one legacy NIC). */

@@ -17,6 +17,8 @@ static const struct subcommand subcommands[] = {
   { "import", cmd_import, "convert a whole machine: its disks and its "
     "definition" },
   { "vhd", cmd_vhd, "create, inspect, check and maintain VHD files" },
+  { "inject", cmd_inject, "enlighten the guest on disks: Hyper-V drivers "
+    "before its first boot" },
   { "verify", cmd_verify, "boot a machine under QEMU and say whether it "
     "booted" },
   { "run", cmd_run, "boot a machine under QEMU on this terminal" },

@@ -63,6 +63,10 @@ struct inj_fs {
   /* The whole file (a NUL is added after *LEN bytes); NULL on error.
    * Files above MAX bytes are refused as an error. */
   char *(*read) (void *ctx, const char *path, size_t max, size_t *len);
+  /* At most COUNT bytes of PATH from OFFSET (fewer at its end; a NUL
+   * is added after *LEN bytes); NULL on error. */
+  char *(*pread) (void *ctx, const char *path, size_t count, off_t offset,
+                  size_t *len);
   /* Copy the guest file PATH to the host file HOST_PATH. */
   int (*download) (void *ctx, const char *path, const char *host_path);
   /* The names in directory PATH (no "." or ".."), NULL-terminated,
@@ -205,5 +209,51 @@ int inject_linux (struct inj_guest *g, const struct inj_opts *o,
  * first logon.  The parts share windows-internal.h. */
 int inject_windows (struct inj_guest *g, const struct inj_opts *o,
                     struct inj_plan *plan);
+
+/* linux.c: the drivers inject wants (NULL-terminated, kernel names). */
+extern const char *const linux_hv_modules[];
+extern const char *const linux_gen1_modules[];
+
+/* linux-initramfs.c: plan the initramfs of every installed kernel to
+ * hold MODS (NULL-terminated); TOOL is the guest's initramfs tool
+ * ("initramfs-tools", "dracut", ...) or NULL. */
+int linux_plan_initramfs (struct inj_guest *g, const struct inj_opts *o,
+                          const char *const *mods, const char *tool,
+                          struct inj_plan *plan);
+
+/* ------------------------------------------------------------------ */
+/* session.c: one inject run in libguestfs.  The disks are behind qcow2
+ * overlays beside them; the chosen root is inspected and mounted
+ * read-only.  Apply remounts read-write, performs the plan and commits
+ * the overlays into the disks.  NULL / -1 after reporting. */
+
+struct inj_session;
+struct inj_session *inj_session_open (char *const *disks, size_t n,
+                                      const struct inj_opts *o);
+struct inj_guest *inj_session_guest (struct inj_session *s);
+int inj_session_apply (struct inj_session *s, const struct inj_plan *p);
+void inj_session_close (struct inj_session *s);
+/* For stable-name.c: the guestfs handle and the appliance's disks. */
+void *inj_session_handle (struct inj_session *s);
+char *const *inj_session_devices (struct inj_session *s);
+
+/* fs-guestfs.c: the inj_fs over the guestfs handle G. */
+void inj_fs_guestfs (void *g, struct inj_fs *fs);
+
+/* plan-apply.c: perform P in the appliance (handle G). */
+int plan_apply (void *g, const struct inj_plan *p);
+
+/* commit.c: copy what OVERLAY holds into DISK (VHD or raw) and remove
+ * the overlay; an interrupted commit is completed by
+ * inj_finish_pending(DISK) on the next run. */
+int inj_commit_overlay (const char *overlay, const char *disk);
+int inj_finish_pending (const char *disk);
+
+/* stable-name.c: a guest device name ("/dev/hda2", "/dev/vdb",
+ * "/dev/cciss/c0d0p1", "/dev/nvme0n1p2") as disk index and partition
+ * number (0: the whole disk); -1 if it is not such a name. */
+int inj_parse_device (const char *name, unsigned *disk, unsigned *part);
+/* The inj_guest.stable_name of a session (CTX is the session). */
+char *inj_stable_name (void *ctx, const char *guest_device);
 
 #endif /* HV_INJECTORS_H */

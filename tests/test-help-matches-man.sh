@@ -139,6 +139,7 @@ vhd compare"
 check_page hvconvert-doctor.pod "doctor"
 check_page hvconvert-verify.pod "verify"
 check_page hvconvert-run.pod "run"
+check_page hvconvert-inject.pod "inject"
 
 # `hvconvert vhd --help` may summarise the subcommands; it must not name
 # an option the vhd page lacks.

@@ -1,0 +1,308 @@
+/* Every installed kernel's initramfs gets the drivers.
+ *
+ * A kernel is a directory /lib/modules/KVER; its initramfs is found by
+ * the names the distributions use (table below).  In the default
+ * "append" mode the image and the kernel's module indexes are copied to
+ * the host, initramfs.c writes the new image there (the original bytes
+ * plus a segment with the missing modules and new indexes), and the plan
+ * uploads it over the old one, which is kept beside it.  That takes
+ * seconds where the guest's own tool under TCG takes minutes; "rebuild"
+ * runs the guest's tool instead (after linux.c told it what to keep).
+ */
+#include <config.h>
+
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "injectors.h"
+
+/* Initramfs names by distribution family, %s is KVER. */
+static const char *const image_names[] = {
+  "/boot/initrd.img-%s",      /* Debian, Ubuntu */
+  "/boot/initramfs-%s.img",   /* RHEL, Fedora, Arch-like dracut */
+  "/boot/initrd-%s",          /* SUSE */
+  "/boot/initrd-%s.img",      /* RHEL 5 mkinitrd */
+};
+
+/* The kernel's module index files the new image's indexes are made
+ * from; modules.dep is required, the others help depmod. */
+static const char *const index_files[] = {
+  "modules.dep", "modules.order", "modules.builtin",
+  "modules.builtin.modinfo",
+};
+
+/* The suffix kept for the original image. */
+#define BACKUP_SUFFIX ".pre-hvconvert"
+
+/* The guest's initramfs of KVER, or NULL (not reported) if none. */
+static char *
+find_image (struct inj_guest *g, const char *kver)
+{
+  for (size_t i = 0; i < ARRAY_SIZE (image_names); i++) {
+    char *p;
+    if (asprintf (&p, image_names[i], kver) == -1)
+      return NULL;
+    if (g->fs.exists (g->fs.ctx, p) == 1)
+      return p;
+    free (p);
+  }
+  return NULL;
+}
+
+struct fetch_ctx {
+  struct inj_guest *g;
+  const char *kver;
+};
+
+/* initramfs.c's way to a module file: copy it out of the guest. */
+static int
+fetch_module (void *ctx, const char *relpath, const char *host_dest)
+{
+  struct fetch_ctx *f = ctx;
+  CLEANUP_FREE char *path = NULL;
+
+  if (strstr (relpath, "..") || relpath[0] == '/') {
+    hv_error (HV_E_UNSAFE, "/lib/modules/%s/modules.dep: a module path "
+              "outside the kernel's directory: %s", f->kver, relpath);
+    return -1;
+  }
+  if (asprintf (&path, "/lib/modules/%s/%s", f->kver, relpath) == -1) {
+    hv_error (HV_E_NOMEM, "out of memory");
+    return -1;
+  }
+  return f->g->fs.download (f->g->fs.ctx, path, host_dest);
+}
+
+/* Copy the kernel's index files into DIR on the host; HAVE[i] says
+ * which exist. */
+static int
+fetch_indexes (struct inj_guest *g, const char *kver, const char *dir,
+               bool have[])
+{
+  for (size_t i = 0; i < ARRAY_SIZE (index_files); i++) {
+    CLEANUP_FREE char *from = NULL, *to = NULL;
+    int e;
+    if (asprintf (&from, "/lib/modules/%s/%s", kver, index_files[i]) == -1 ||
+        asprintf (&to, "%s/%s", dir, index_files[i]) == -1) {
+      hv_error (HV_E_NOMEM, "out of memory");
+      return -1;
+    }
+    if ((e = g->fs.exists (g->fs.ctx, from)) == -1)
+      return -1;
+    if (e == 0 && i == 0) {
+      hv_error (HV_E_FORMAT, "%s: missing: the kernel's modules were never "
+                "indexed (depmod)", from);
+      return -1;
+    }
+    if (e == 1 && g->fs.download (g->fs.ctx, from, to) == -1)
+      return -1;
+    have[i] = e == 1;
+  }
+  return 0;
+}
+
+/* DIR/NAME if HAVE, else NULL (freed by the caller). */
+static char *
+index_path (const char *dir, const char *name, bool have)
+{
+  char *p;
+
+  if (!have || asprintf (&p, "%s/%s", dir, name) == -1)
+    return NULL;
+  return p;
+}
+
+/* The names in V, space-separated; module paths as their names
+ * ("kernel/drivers/hv/hv_vmbus.ko" -> "hv_vmbus"). */
+static void
+join (FILE *f, const struct string_vector *v)
+{
+  for (size_t i = 0; i < v->len; i++) {
+    const char *s = strrchr (v->ptr[i], '/') ? strrchr (v->ptr[i], '/') + 1
+      : v->ptr[i];
+    const char *ko = strstr (s, ".ko");
+    fprintf (f, "%s%.*s", i ? " " : "", (int) (ko ? ko - s : (int) strlen (s)),
+             s);
+  }
+}
+
+/* The plan's notes for what initramfs.c found. */
+static int
+note_result (struct inj_plan *plan, const char *kver, const char *image,
+             const struct initramfs_result *r)
+{
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream (&text, &len);
+  int ret;
+
+  if (f == NULL)
+    return -1;
+  fprintf (f, "kernel %s, %s: ", kver, image);
+  if (r->present.len) {
+    fputs ("already has ", f);
+    join (f, &r->present);
+  }
+  if (r->builtin.len) {
+    fputs (r->present.len ? "; built into the kernel: " : "built into the "
+           "kernel: ", f);
+    join (f, &r->builtin);
+  }
+  fclose (f);
+  ret = plan_note (plan, INJ_NOTE_INFO, "%s", text ? text : "");
+  free (text);
+  if (ret == 0 && r->missing.len) {
+    text = NULL;
+    f = open_memstream (&text, &len);
+    if (f == NULL)
+      return -1;
+    join (f, &r->missing);
+    fclose (f);
+    ret = plan_note (plan, INJ_NOTE_WARN, "kernel %s has no module %s: "
+                     "those drivers cannot be added", kver, text);
+    free (text);
+  }
+  return ret;
+}
+
+/* Is any Hyper-V storage path there (module or built in)? */
+static bool
+has_hv_storage (const struct initramfs_result *r)
+{
+  const struct string_vector *lists[] = { &r->present, &r->builtin,
+                                          &r->added };
+  for (size_t l = 0; l < ARRAY_SIZE (lists); l++)
+    for (size_t i = 0; i < lists[l]->len; i++)
+      if (strstr (lists[l]->ptr[i], "hv_storvsc"))
+        return true;
+  return false;
+}
+
+/* Append mode for one kernel: build the new image on the host. */
+static int
+append_kernel (struct inj_guest *g, const char *kver, const char *image,
+               const char *const *mods, struct inj_plan *plan)
+{
+  CLEANUP_FREE char *dir = NULL, *copy = NULL, *out = NULL, *backup = NULL;
+  char *idx[ARRAY_SIZE (index_files)] = { NULL };
+  bool have[ARRAY_SIZE (index_files)] = { false };
+  struct fetch_ctx fc = { .g = g, .kver = kver };
+  struct initramfs_result res = { 0 };
+  int r = -1;
+
+  if (asprintf (&dir, "%s/%s", g->workdir, kver) == -1 ||
+      asprintf (&copy, "%s/image", dir) == -1 ||
+      asprintf (&out, "%s/image.new", dir) == -1 ||
+      asprintf (&backup, "%s" BACKUP_SUFFIX, image) == -1) {
+    hv_error (HV_E_NOMEM, "out of memory");
+    return -1;
+  }
+  if (mkdir (dir, 0700) == -1 && errno != EEXIST) {
+    hv_error (HV_E_IO, "%s: %m", dir);
+    return -1;
+  }
+  if (fetch_indexes (g, kver, dir, have) == -1)
+    goto out;
+  for (size_t i = 0; i < ARRAY_SIZE (index_files); i++)
+    idx[i] = index_path (dir, index_files[i], have[i]);
+  struct initramfs_request req = {
+    .image = copy, .output = out, .kver = kver,
+    .modules = (char *const *) mods, .modules_dep = idx[0],
+    .modules_order = idx[1], .modules_builtin = idx[2],
+    .modules_builtin_modinfo = idx[3], .fetch = fetch_module,
+    .fetch_ctx = &fc, .workdir = dir,
+  };
+  if (idx[0] == NULL ||
+      g->fs.download (g->fs.ctx, image, copy) == -1 ||
+      initramfs_add_modules (&req, &res) == -1 ||
+      note_result (plan, kver, image, &res) == -1)
+    goto out;
+  if (!has_hv_storage (&res) &&
+      plan_note (plan, INJ_NOTE_WARN, "kernel %s has no Hyper-V storage "
+                 "driver (hv_storvsc): it cannot boot from a synthetic "
+                 "SCSI disk", kver) == -1)
+    goto out;
+  r = 0;
+  if (res.changed) {
+    char *list = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream (&list, &len);
+    if (f) {
+      join (f, &res.added);
+      fclose (f);
+    }
+    r = plan_upload (plan, image, out, 0644, backup, "add %s to the "
+                     "initramfs of kernel %s", list ? list : "modules", kver);
+    free (list);
+  }
+ out:
+  for (size_t i = 0; i < ARRAY_SIZE (index_files); i++)
+    free (idx[i]);
+  initramfs_result_free (&res);
+  return r;
+}
+
+/* Rebuild mode for one kernel: the guest's tool, after a backup. */
+static int
+rebuild_kernel (const char *kver, const char *image, const char *tool,
+                struct inj_plan *plan)
+{
+  CLEANUP_FREE char *backup = NULL;
+  char *cp[] = { "cp", "-a", (char *) image, NULL, NULL };
+  char *update[] = { "update-initramfs", "-u", "-k", (char *) kver, NULL };
+  char *dracut[] = { "dracut", "-f", (char *) image, (char *) kver, NULL };
+  char *mkinitcpio[] = { "mkinitcpio", "-k", (char *) kver, "-g",
+                         (char *) image, NULL };
+  char **argv = tool == NULL ? NULL
+    : strcmp (tool, "initramfs-tools") == 0 ? update
+    : strcmp (tool, "dracut") == 0 ? dracut : mkinitcpio;
+
+  if (argv == NULL)
+    return plan_note (plan, INJ_NOTE_WARN, "kernel %s: no initramfs tool to "
+                      "rebuild %s with (try --initramfs append)", kver, image);
+  if (asprintf (&backup, "%s" BACKUP_SUFFIX, image) == -1)
+    return -1;
+  cp[3] = backup;
+  if (plan_command (plan, cp, "keep the initramfs of kernel %s as %s", kver,
+                    backup) == -1)
+    return -1;
+  return plan_command (plan, argv, "rebuild the initramfs of kernel %s with "
+                       "%s (in the appliance: slow under TCG)", kver, tool);
+}
+
+int
+linux_plan_initramfs (struct inj_guest *g, const struct inj_opts *o,
+                      const char *const *mods, const char *tool,
+                      struct inj_plan *plan)
+{
+  char **kvers;
+  int r = 0, dir = g->fs.is_dir (g->fs.ctx, "/lib/modules");
+
+  if (dir == -1)
+    return -1;
+  if (dir == 0)
+    return plan_note (plan, INJ_NOTE_WARN, "no /lib/modules: the guest has "
+                      "no loadable kernel modules, so no driver can be "
+                      "added to its initramfs");
+  if ((kvers = g->fs.ls (g->fs.ctx, "/lib/modules")) == NULL)
+    return -1;
+  if (kvers[0] == NULL)
+    r = plan_note (plan, INJ_NOTE_WARN, "/lib/modules is empty: no kernel "
+                   "to add drivers for");
+  for (size_t i = 0; r == 0 && kvers[i]; i++) {
+    CLEANUP_FREE char *image = NULL;
+    if (strchr (kvers[i], '/') || kvers[i][0] == '.')
+      continue;
+    if ((image = find_image (g, kvers[i])) == NULL)
+      r = plan_note (plan, INJ_NOTE_WARN, "kernel %s has no initramfs "
+                     "(looked for /boot/initrd.img-%s, "
+                     "/boot/initramfs-%s.img and others)", kvers[i],
+                     kvers[i], kvers[i]);
+    else if (o->initramfs == INJ_INITRAMFS_REBUILD)
+      r = rebuild_kernel (kvers[i], image, tool, plan);
+    else
+      r = append_kernel (g, kvers[i], image, mods, plan);
+  }
+  inj_strings_free (kvers);
+  return r;
+}
