@@ -37,6 +37,9 @@ packages=(
   # benchmark runs against) with guestfs-tools.
   libhivex-dev libhivex-bin liblzma-dev libzstd-dev ntfs-3g debootstrap
   virt-v2v guestfs-tools zstd xz-utils initramfs-tools-core
+  # The Windows injector's tests: xorriso builds the integration
+  # services ISO the XP case reads.
+  xorriso
 )
 
 log=$(mktemp)

@@ -74,11 +74,6 @@ struct inj_fs {
   char **(*ls) (void *ctx, const char *path);
   /* The target of symbolic link PATH (caller frees); NULL on error. */
   char *(*readlink) (void *ctx, const char *path);
-  /* At most COUNT bytes of PATH from OFFSET (a NUL is added after *LEN
-   * bytes; *LEN is 0 at or past the end); NULL on error.  For the head
-   * of a file that may be gigabytes long (Windows' hiberfil.sys). */
-  char *(*pread) (void *ctx, const char *path, size_t count, off_t offset,
-                  size_t *len);
 };
 
 void inj_strings_free (char **v);

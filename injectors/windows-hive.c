@@ -291,6 +291,15 @@ win_get_multi_sz (struct win_hive *hv, const char *path, const char *name,
     return r == -1 ? -1 : 0;
   if ((*out = hivex_value_multiple_strings (hv->h, v)) == NULL)
     return errno == ENOMEM ? hive_error (hv, path, name) : 0;
+  /* The list ends at its first empty string, as Windows reads it
+   * (hivex returns the empty string of the final double NUL). */
+  for (size_t i = 0; (*out)[i]; i++)
+    if ((*out)[i][0] == '\0') {
+      for (size_t j = i; (*out)[j]; j++)
+        free ((*out)[j]);
+      (*out)[i] = NULL;
+      break;
+    }
   return 1;
 }
 

@@ -216,16 +216,19 @@ extract (struct ics *x)
 /* ------------------------------------------------------------------ */
 /* Planning the copy. */
 
-/* Plan mkdir -p DIR unless it exists or is planned. */
+/* Plan mkdir -p DIR unless it exists or is planned (itself or a
+ * folder inside it). */
 static int
 ensure_dir (struct ics *x, const char *dir)
 {
   struct inj_fs *fs = &x->w->g->fs;
+  size_t n = strlen (dir);
   char *copy;
   int r;
 
   for (size_t i = 0; i < x->dirs.len; i++)
-    if (strcmp (x->dirs.ptr[i], dir) == 0)
+    if (strncmp (x->dirs.ptr[i], dir, n) == 0 &&
+        (x->dirs.ptr[i][n] == '\0' || x->dirs.ptr[i][n] == '/'))
       return 0;
   if ((r = fs->is_dir (fs->ctx, dir)) != 0)
     return r == 1 ? 0 : -1;
@@ -240,31 +243,46 @@ ensure_dir (struct ics *x, const char *dir)
 }
 
 /* 1 the guest file GUEST has the SIZE bytes of host file HOST, 0 not,
- * -1 after reporting. */
+ * -1 after reporting.  Compared a chunk at a time: a pread of inj_fs
+ * may return less than asked. */
 static int
 same_content (struct ics *x, const char *guest, const char *host,
               uint64_t size)
 {
   struct inj_fs *fs = &x->w->g->fs;
-  CLEANUP_FREE char *theirs = NULL, *ours = NULL;
   CLEANUP_CLOSE int fd = -1;
-  size_t len = 0;
+  CLEANUP_FREE char *ours = NULL;
+  const size_t chunk = 256 * 1024;
+  uint64_t off = 0;
   int r;
 
-  if (fs->pread == NULL || (r = fs->exists (fs->ctx, guest)) == 0)
-    return 0;
-  if (r == -1 ||
-      (theirs = fs->pread (fs->ctx, guest, size + 1, 0, &len)) == NULL)
-    return -1;
-  if (len != size)
-    return 0;
-  if ((ours = malloc (size + 1)) == NULL ||
-      (fd = open (host, O_RDONLY | O_CLOEXEC)) == -1 ||
-      full_pread (fd, ours, size, 0) == -1) {
+  if ((r = fs->exists (fs->ctx, guest)) != 1)
+    return r;
+  if ((ours = malloc (chunk)) == NULL ||
+      (fd = open (host, O_RDONLY | O_CLOEXEC)) == -1) {
     hv_error (HV_E_IO, "%s: %m", host);
     return -1;
   }
-  return memcmp (theirs, ours, size) == 0;
+  for (r = 1; r == 1; ) {
+    size_t want = MIN (chunk, size - off), len = 0;
+    char *theirs = fs->pread (fs->ctx, guest, want ? want : 1, off, &len);
+
+    if (theirs == NULL)
+      return -1;
+    if (want == 0)              /* at our end: theirs must end too */
+      r = len == 0 ? 2 : 0;
+    else if (len == 0 || len > want)
+      r = 0;
+    else if (full_pread (fd, ours, len, off) == -1) {
+      hv_error (HV_E_IO, "%s: %m", host);
+      r = -1;
+    }
+    else
+      r = memcmp (theirs, ours, len) == 0;
+    off += len;
+    free (theirs);
+  }
+  return r == 2 ? 1 : r;
 }
 
 static int
@@ -339,9 +357,13 @@ plan_payload (struct ics *x)
     hv_error (HV_E_NOMEM, "%m");
     return -1;
   }
-  if (plan_note (w->plan, INJ_NOTE_INFO, "integration services: %u of "
-                 "the %zu files of %s in %s go to %s", planned,
-                 x->files.len, x->prefix, x->iso, dest) == -1 ||
+  if ((planned
+       ? plan_note (w->plan, INJ_NOTE_INFO, "integration services: %u of "
+                    "the %zu files of %s in %s are copied to %s", planned,
+                    x->files.len, x->prefix, x->iso, dest)
+       : plan_note (w->plan, INJ_NOTE_INFO, "integration services: the "
+                    "%zu files of %s in %s are already in %s",
+                    x->files.len, x->prefix, x->iso, dest)) == -1 ||
       win_run_once (w, "hvconvert-integration-services", cmd,
                     "install the Hyper-V integration services at first "
                     "logon") == -1)
