@@ -148,7 +148,9 @@ win_hive_close (struct win_hive *hv)
 }
 
 /* ------------------------------------------------------------------ */
-/* Finding keys and values. */
+/* Finding keys and values.  The *_at forms take the key's node (PATH
+ * only names it in messages): loops over many subkeys use them, since
+ * finding a key by name scans all its siblings. */
 
 static int
 hive_error (struct win_hive *hv, const char *path, const char *what)
@@ -169,7 +171,8 @@ walk (struct win_hive *hv, const char *path, bool create, hive_node_h *node)
   if (n == 0)
     return hive_error (hv, "", "root key");
   if (snprintf (buf, sizeof buf, "%s", path) >= (int) sizeof buf) {
-    hv_error (HV_E_INTERNAL, "registry path too long: %s", path);
+    hv_error (HV_E_FORMAT, "%s hive %s: registry path too long: %s",
+              hv->name, hv->guest_path, path);
     return -1;
   }
   for (char *c = strtok_r (buf, "\\", &save); c;
@@ -194,48 +197,54 @@ win_node (struct win_hive *hv, const char *path, hive_node_h *node)
   return walk (hv, path, false, node);
 }
 
-char **
-win_subkeys (struct win_hive *hv, const char *path)
+void
+win_subkeys_free (struct win_subkey *v, size_t n)
 {
-  hive_node_h node, *kids = NULL;
-  size_t n = 0;
-  char **names;
-  int r = win_node (hv, path, &node);
-
-  if (r == -1)
-    return NULL;
-  if (r == 1 && (kids = hivex_node_children (hv->h, node)) == NULL) {
-    hive_error (hv, path, "subkeys");
-    return NULL;
-  }
-  while (kids && kids[n])
-    n++;
-  if ((names = calloc (n + 1, sizeof *names)) == NULL) {
-    free (kids);
-    hv_error (HV_E_NOMEM, "%s hive: %m", hv->name);
-    return NULL;
-  }
-  for (size_t i = 0; i < n; i++)
-    if ((names[i] = hivex_node_name (hv->h, kids[i])) == NULL) {
-      hive_error (hv, path, "subkey name");
-      inj_strings_free (names);
-      names = NULL;
-      break;
-    }
-  free (kids);
-  return names;
+  for (size_t i = 0; v && i < n; i++)
+    free (v[i].name);
+  free (v);
 }
 
-/* Value NAME of key PATH: 1 and *VAL, *TYPE, *LEN; 0 missing; -1. */
-static int
-find_value (struct win_hive *hv, const char *path, const char *name,
-            hive_value_h *val, hive_type *type, size_t *len)
+int
+win_subkeys (struct win_hive *hv, const char *path, struct win_subkey **out,
+             size_t *n)
 {
-  hive_node_h node;
+  hive_node_h node, *kids = NULL;
   int r = win_node (hv, path, &node);
 
+  *out = NULL;
+  *n = 0;
   if (r <= 0)
     return r;
+  if ((kids = hivex_node_children (hv->h, node)) == NULL)
+    return hive_error (hv, path, "(subkeys)");
+  while (kids[*n])
+    ++*n;
+  if ((*out = calloc (*n + 1, sizeof **out)) == NULL) {
+    free (kids);
+    hv_error (HV_E_NOMEM, "%s hive: %m", hv->name);
+    return -1;
+  }
+  for (size_t i = 0; i < *n; i++) {
+    (*out)[i].node = kids[i];
+    if (((*out)[i].name = hivex_node_name (hv->h, kids[i])) == NULL) {
+      r = hive_error (hv, path, "(subkey name)");
+      win_subkeys_free (*out, i);
+      *out = NULL;
+      *n = 0;
+      break;
+    }
+  }
+  free (kids);
+  return r;
+}
+
+/* Value NAME of key NODE: 1 and *VAL, *TYPE, *LEN; 0 missing; -1. */
+static int
+find_value_at (struct win_hive *hv, hive_node_h node, const char *path,
+               const char *name, hive_value_h *val, hive_type *type,
+               size_t *len)
+{
   errno = 0;
   *val = hivex_node_get_value (hv->h, node, name);
   if (*val == 0)
@@ -245,14 +254,14 @@ find_value (struct win_hive *hv, const char *path, const char *name,
   return 1;
 }
 
-int
-win_get_dword (struct win_hive *hv, const char *path, const char *name,
-               uint32_t *out)
+static int
+get_dword_at (struct win_hive *hv, hive_node_h node, const char *path,
+              const char *name, uint32_t *out)
 {
   hive_value_h v;
   hive_type t;
   size_t len;
-  int r = find_value (hv, path, name, &v, &t, &len);
+  int r = find_value_at (hv, node, path, name, &v, &t, &len);
 
   if (r <= 0 || t != hive_t_REG_DWORD || len != 4)
     return r == -1 ? -1 : 0;
@@ -262,13 +271,13 @@ win_get_dword (struct win_hive *hv, const char *path, const char *name,
 }
 
 int
-win_get_sz (struct win_hive *hv, const char *path, const char *name,
-            char **out)
+win_get_sz_at (struct win_hive *hv, hive_node_h node, const char *path,
+               const char *name, char **out)
 {
   hive_value_h v;
   hive_type t;
   size_t len;
-  int r = find_value (hv, path, name, &v, &t, &len);
+  int r = find_value_at (hv, node, path, name, &v, &t, &len);
 
   if (r <= 0 || (t != hive_t_REG_SZ && t != hive_t_REG_EXPAND_SZ))
     return r == -1 ? -1 : 0;
@@ -279,13 +288,13 @@ win_get_sz (struct win_hive *hv, const char *path, const char *name,
 }
 
 int
-win_get_multi_sz (struct win_hive *hv, const char *path, const char *name,
-                  char ***out)
+win_get_multi_sz_at (struct win_hive *hv, hive_node_h node,
+                     const char *path, const char *name, char ***out)
 {
   hive_value_h v;
   hive_type t;
   size_t len;
-  int r = find_value (hv, path, name, &v, &t, &len);
+  int r = find_value_at (hv, node, path, name, &v, &t, &len);
 
   if (r <= 0 || t != hive_t_REG_MULTI_SZ)
     return r == -1 ? -1 : 0;
@@ -303,10 +312,43 @@ win_get_multi_sz (struct win_hive *hv, const char *path, const char *name,
   return 1;
 }
 
-/* ------------------------------------------------------------------ */
-/* Changes. */
+/* The path forms: 0 also when the key is missing. */
+int
+win_get_dword (struct win_hive *hv, const char *path, const char *name,
+               uint32_t *out)
+{
+  hive_node_h node;
+  int r = win_node (hv, path, &node);
 
-/* How the old value reads in a note. */
+  return r <= 0 ? r : get_dword_at (hv, node, path, name, out);
+}
+
+int
+win_get_sz (struct win_hive *hv, const char *path, const char *name,
+            char **out)
+{
+  hive_node_h node;
+  int r = win_node (hv, path, &node);
+
+  return r <= 0 ? r : win_get_sz_at (hv, node, path, name, out);
+}
+
+int
+win_get_multi_sz (struct win_hive *hv, const char *path, const char *name,
+                  char ***out)
+{
+  hive_node_h node;
+  int r = win_node (hv, path, &node);
+
+  return r <= 0 ? r : win_get_multi_sz_at (hv, node, path, name, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Changes.  The path forms create the key first when it is missing:
+ * then the value is missing too, so it changes anyway. */
+
+/* How the old value reads in a note: R is 1 (VALUE), 0 (unset) or 2
+ * (a value of another type). */
 static const char *
 old_text (int r, const char *value)
 {
@@ -315,55 +357,65 @@ old_text (int r, const char *value)
   return r == 0 ? "(unset)" : "(other type)";
 }
 
-/* Set NAME of key PATH (created) to the raw VALUE and count it. */
+/* 2 value NAME exists (of another type than the caller wants), 0 not,
+ * -1. */
 static int
-set_raw (struct win_hive *hv, const char *path, const char *name,
-         hive_type t, const void *value, size_t len)
+exists_value_at (struct win_hive *hv, hive_node_h node, const char *path,
+                 const char *name)
 {
-  hive_node_h node;
+  hive_value_h v;
+  hive_type t;
+  size_t len;
+  int r = find_value_at (hv, node, path, name, &v, &t, &len);
+
+  return r == 1 ? 2 : r;
+}
+
+/* Set NAME of key NODE to the raw VALUE and count it. */
+static int
+set_raw_at (struct win_hive *hv, hive_node_h node, const char *path,
+            const char *name, hive_type t, const void *value, size_t len)
+{
   hive_set_value v = {
     .key = (char *) name, .t = t, .len = len, .value = (char *) value,
   };
 
-  if (walk (hv, path, true, &node) == -1)
-    return -1;
   if (hivex_node_set_value (hv->h, node, &v, 0) == -1)
     return hive_error (hv, path, name);
   hv->changes++;
   return 0;
 }
 
-/* 1 the value exists with another type, 0 missing, -1. */
 static int
-exists_value (struct win_hive *hv, const char *path, const char *name)
+set_dword_at (struct win_hive *hv, hive_node_h node, const char *path,
+              const char *name, uint32_t v, const char *why)
 {
-  hive_value_h v;
-  hive_type t;
-  size_t len;
-  int r = find_value (hv, path, name, &v, &t, &len);
+  uint32_t cur = 0;
+  int r = get_dword_at (hv, node, path, name, &cur);
+  uint8_t le[4];
+  char old[16];
 
-  return r == 1 ? 2 : r;
+  if (r == -1 || (r == 1 && cur == v))
+    return r == -1 ? -1 : 0;
+  if (r == 0 && (r = exists_value_at (hv, node, path, name)) == -1)
+    return -1;
+  snprintf (old, sizeof old, "%" PRIu32, cur);
+  store_le32 (le, v);
+  if (set_raw_at (hv, node, path, name, hive_t_REG_DWORD, le, 4) == -1)
+    return -1;
+  return plan_note (hv->plan, INJ_NOTE_INFO, "%s\\%s: %s %s -> %" PRIu32
+                    " (%s)", hv->name, path, name, old_text (r, old), v, why);
 }
 
 int
 win_set_dword (struct win_hive *hv, const char *path, const char *name,
                uint32_t v, const char *why)
 {
-  uint32_t cur = 0;
-  int r = win_get_dword (hv, path, name, &cur);
-  uint8_t le[4];
-  char old[16];
+  hive_node_h node;
 
-  if (r == -1 || (r == 1 && cur == v))
-    return r == -1 ? -1 : 0;
-  if (r == 0 && (r = exists_value (hv, path, name)) == -1)
+  if (walk (hv, path, true, &node) == -1)
     return -1;
-  snprintf (old, sizeof old, "%" PRIu32, cur);
-  store_le32 (le, v);
-  if (set_raw (hv, path, name, hive_t_REG_DWORD, le, 4) == -1)
-    return -1;
-  return plan_note (hv->plan, INJ_NOTE_INFO, "%s\\%s: %s %s -> %" PRIu32
-                    " (%s)", hv->name, path, name, old_text (r, old), v, why);
+  return set_dword_at (hv, node, path, name, v, why);
 }
 
 /* UTF-8 strings to the UTF-16LE of a REG_SZ (N == 1) or REG_MULTI_SZ,
@@ -390,30 +442,36 @@ utf16_list (char *const *v, size_t n, bool multi, size_t *len)
   return buf;
 }
 
-/* Set a REG_SZ or REG_EXPAND_SZ. */
+/* Set a REG_SZ or REG_EXPAND_SZ.  The old text counts as the same
+ * ignoring case: these are service names, GUIDs, groups and command
+ * lines, which Windows compares that way. */
 static int
 set_string (struct win_hive *hv, const char *path, const char *name,
             hive_type t, const char *v, const char *why)
 {
   CLEANUP_FREE char *cur = NULL;
   CLEANUP_FREE uint8_t *buf = NULL;
+  hive_node_h node;
   hive_value_h val;
   hive_type cur_t = t;
   size_t len;
-  int r = win_get_sz (hv, path, name, &cur);
+  int r = walk (hv, path, true, &node);
 
-  if (r == 1 && find_value (hv, path, name, &val, &cur_t, &len) == -1)
+  if (r != -1)
+    r = win_get_sz_at (hv, node, path, name, &cur);
+  if (r == 1 && find_value_at (hv, node, path, name, &val, &cur_t, &len)
+      == -1)
     return -1;
-  if (r == -1 || (r == 1 && cur_t == t && strcmp (cur, v) == 0))
+  if (r == -1 || (r == 1 && cur_t == t && strcasecmp (cur, v) == 0))
     return r == -1 ? -1 : 0;
-  if (r == 0 && (r = exists_value (hv, path, name)) == -1)
+  if (r == 0 && (r = exists_value_at (hv, node, path, name)) == -1)
     return -1;
   if ((buf = utf16_list ((char *const *) &v, 1, false, &len)) == NULL) {
     hv_error (HV_E_INTERNAL, "%s\\%s: %s: cannot encode \"%s\": %m",
               hv->name, path, name, v);
     return -1;
   }
-  if (set_raw (hv, path, name, t, buf, len) == -1)
+  if (set_raw_at (hv, node, path, name, t, buf, len) == -1)
     return -1;
   return plan_note (hv->plan, INJ_NOTE_INFO, "%s\\%s: %s %s%s%s -> \"%s\" "
                     "(%s)", hv->name, path, name, r == 1 ? "\"" : "",
@@ -452,7 +510,7 @@ same_list (char *const *a, char *const *b)
   if (n != count (b))
     return false;
   for (size_t i = 0; i < n; i++)
-    if (strcmp (a[i], b[i]) != 0)
+    if (strcasecmp (a[i], b[i]) != 0)
       return false;
   return true;
 }
@@ -478,19 +536,18 @@ join (char *const *v)
   return s;
 }
 
-/* Remove value NAME from the key at PATH: hivex sets a key's values as
- * a whole, so the others are read and written back. */
+/* Remove value NAME from key NODE: hivex sets a key's values as a
+ * whole, so the others are read and written back. */
 static int
-delete_value (struct win_hive *hv, const char *path, const char *name)
+delete_value_at (struct win_hive *hv, hive_node_h node, const char *path,
+                 const char *name)
 {
-  hive_node_h node;
-  hive_value_h *vals;
-  hive_set_value *keep;
+  hive_value_h *vals = hivex_node_values (hv->h, node);
+  hive_set_value *keep = NULL;
   size_t n = 0, k = 0;
   int r = -1;
 
-  if (win_node (hv, path, &node) != 1 ||
-      (vals = hivex_node_values (hv->h, node)) == NULL)
+  if (vals == NULL)
     return hive_error (hv, path, name);
   while (vals[n])
     n++;
@@ -528,13 +585,14 @@ delete_value (struct win_hive *hv, const char *path, const char *name)
 }
 
 int
-win_set_multi_sz (struct win_hive *hv, const char *path, const char *name,
-                  char *const *v, const char *why)
+win_set_multi_sz_at (struct win_hive *hv, hive_node_h node,
+                     const char *path, const char *name, char *const *v,
+                     const char *why)
 {
   char **cur = NULL;
   CLEANUP_FREE uint8_t *buf = NULL;
   CLEANUP_FREE char *was = NULL, *now = NULL;
-  int r = win_get_multi_sz (hv, path, name, &cur);
+  int r = win_get_multi_sz_at (hv, node, path, name, &cur);
   size_t len;
   bool same = r == 1 && same_list (cur, v);
 
@@ -542,14 +600,14 @@ win_set_multi_sz (struct win_hive *hv, const char *path, const char *name,
   inj_strings_free (cur);
   if (r == -1 || same || (r == 0 && count (v) == 0))
     return r == -1 ? -1 : 0;
-  if (r == 0 && (r = exists_value (hv, path, name)) == -1)
+  if (r == 0 && (r = exists_value_at (hv, node, path, name)) == -1)
     return -1;
   if ((now = join (v)) == NULL || (r == 1 && was == NULL)) {
     hv_error (HV_E_NOMEM, "%s hive: %m", hv->name);
     return -1;
   }
   if (count (v) == 0) {
-    if (delete_value (hv, path, name) == -1)
+    if (delete_value_at (hv, node, path, name) == -1)
       return -1;
     return plan_note (hv->plan, INJ_NOTE_INFO, "%s\\%s: %s %s removed (%s)",
                       hv->name, path, name, old_text (r, was), why);
@@ -559,7 +617,8 @@ win_set_multi_sz (struct win_hive *hv, const char *path, const char *name,
               hv->name, path, name, now);
     return -1;
   }
-  if (set_raw (hv, path, name, hive_t_REG_MULTI_SZ, buf, len) == -1)
+  if (set_raw_at (hv, node, path, name, hive_t_REG_MULTI_SZ, buf, len)
+      == -1)
     return -1;
   return plan_note (hv->plan, INJ_NOTE_INFO, "%s\\%s: %s %s -> %s (%s)",
                     hv->name, path, name, old_text (r, was), now, why);

@@ -74,21 +74,35 @@ void win_hive_close (struct win_hive *hv);
 
 /* The key at PATH: 1 and *NODE, 0 missing, -1 after reporting. */
 int win_node (struct win_hive *hv, const char *path, hive_node_h *node);
-/* The names of the subkeys of PATH (caller frees with
- * inj_strings_free); an empty list if PATH is missing; NULL after
+
+/* The subkeys of PATH, for loops over them: *OUT (N entries; free with
+ * win_subkeys_free) and 1; 0 and none if PATH is missing; -1 after
  * reporting. */
-char **win_subkeys (struct win_hive *hv, const char *path);
+struct win_subkey {
+  hive_node_h node;
+  char *name;
+};
+int win_subkeys (struct win_hive *hv, const char *path,
+                 struct win_subkey **out, size_t *n);
+void win_subkeys_free (struct win_subkey *v, size_t n);
 
 /* Values of the key at PATH.  1 and the value, 0 when the key or the
- * value is missing or has another type, -1 after reporting. */
+ * value is missing or has another type, -1 after reporting.  The _at
+ * forms take the key's node, PATH naming it in messages: finding a key
+ * by name scans its siblings, so loops over subkeys use these. */
 int win_get_dword (struct win_hive *hv, const char *path, const char *name,
                    uint32_t *out);
 int win_get_sz (struct win_hive *hv, const char *path, const char *name,
                 char **out);
+int win_get_sz_at (struct win_hive *hv, hive_node_h node, const char *path,
+                   const char *name, char **out);
 int win_get_multi_sz (struct win_hive *hv, const char *path,
                       const char *name, char ***out);
+int win_get_multi_sz_at (struct win_hive *hv, hive_node_h node,
+                         const char *path, const char *name, char ***out);
 
-/* Changes.  Each does nothing when the hive already says so; otherwise
+/* Changes.  Each does nothing when the hive already says so (strings
+ * compared ignoring case, as Windows compares these names); otherwise
  * it creates the missing keys of PATH, changes the hive, counts the
  * change and notes "HIVE\PATH: NAME OLD -> NEW (WHY)".  0 or -1 after
  * reporting. */
@@ -99,8 +113,9 @@ int win_set_sz (struct win_hive *hv, const char *path, const char *name,
 int win_set_expand_sz (struct win_hive *hv, const char *path,
                        const char *name, const char *v, const char *why);
 /* V NULL-terminated; an empty V removes the value. */
-int win_set_multi_sz (struct win_hive *hv, const char *path,
-                      const char *name, char *const *v, const char *why);
+int win_set_multi_sz_at (struct win_hive *hv, hive_node_h node,
+                         const char *path, const char *name,
+                         char *const *v, const char *why);
 int win_delete_key (struct win_hive *hv, const char *path, const char *why);
 
 /* ------------------------------------------------------------------ */

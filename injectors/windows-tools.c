@@ -66,8 +66,9 @@ static const char *const uninstall_keys[] = {
 };
 
 #define RUN_ONCE "Microsoft\\Windows\\CurrentVersion\\RunOnce"
-/* Windows ignores a RunOnce command longer than this. */
-enum { RUN_ONCE_MAX = 260 };
+/* Windows ignores a RunOnce command longer than this.  A real guest
+ * has one or two of these products; a crafted hive gets no more. */
+enum { RUN_ONCE_MAX = 260, MAX_UNINSTALLS = 16 };
 
 static const struct foreign_service *
 foreign (const char *name)
@@ -115,21 +116,23 @@ drop_foreign (char **list, bool *changed)
   list[o] = NULL;
 }
 
+/* The UpperFilters and LowerFilters of class key C (PATH). */
 static int
-clean_filters (struct win *w, const char *class_path)
+clean_filters (struct win *w, const struct win_subkey *c, const char *path)
 {
   static const char *const values[] = { "UpperFilters", "LowerFilters" };
 
   for (size_t i = 0; i < ARRAY_SIZE (values); i++) {
     char **list = NULL;
     bool changed = false;
-    int r = win_get_multi_sz (&w->system, class_path, values[i], &list);
+    int r = win_get_multi_sz_at (&w->system, c->node, path, values[i],
+                                 &list);
 
     if (r == 1)
       drop_foreign (list, &changed);
     if (changed)
-      r = win_set_multi_sz (&w->system, class_path, values[i], list,
-                            "other hypervisors' filter drivers removed");
+      r = win_set_multi_sz_at (&w->system, c->node, path, values[i], list,
+                               "other hypervisors' filter drivers removed");
     inj_strings_free (list);
     if (r == -1)
       return -1;
@@ -140,19 +143,29 @@ clean_filters (struct win *w, const char *class_path)
 static int
 clean_class_filters (struct win *w)
 {
-  char base[128], path[256];
-  char **classes;
-  int r = 0;
+  CLEANUP_FREE char *base = NULL;
+  struct win_subkey *classes;
+  size_t n;
+  int r;
 
-  snprintf (base, sizeof base, "%s\\Control\\Class", w->ccs);
-  if ((classes = win_subkeys (&w->system, base)) == NULL)
+  if (asprintf (&base, "%s\\Control\\Class", w->ccs) == -1) {
+    hv_error (HV_E_NOMEM, "SYSTEM hive: %m");
     return -1;
-  for (size_t i = 0; r == 0 && classes[i]; i++) {
-    snprintf (path, sizeof path, "%s\\%s", base, classes[i]);
-    r = clean_filters (w, path);
   }
-  inj_strings_free (classes);
-  return r;
+  r = win_subkeys (&w->system, base, &classes, &n);
+  for (size_t i = 0; r >= 0 && i < n; i++) {
+    CLEANUP_FREE char *path = NULL;
+
+    if (asprintf (&path, "%s\\%s", base, classes[i].name) == -1) {
+      hv_error (HV_E_NOMEM, "SYSTEM hive: %m");
+      path = NULL;
+      r = -1;
+    }
+    else
+      r = clean_filters (w, &classes[i], path);
+  }
+  win_subkeys_free (classes, n);
+  return r == -1 ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -194,12 +207,13 @@ unattended (const char *cmd, bool *quiet)
   return s;
 }
 
-/* Is the program of Uninstall entry KEY one to remove?  Its name in
- * *NAME (caller frees) if so. */
+/* Is the program of Uninstall entry E (PATH) one to remove?  Its name
+ * in *NAME (caller frees) if so. */
 static int
-foreign_product (struct win *w, const char *key, char **name)
+foreign_product (struct win *w, const struct win_subkey *e,
+                 const char *path, char **name)
 {
-  int r = win_get_sz (&w->software, key, "DisplayName", name);
+  int r = win_get_sz_at (&w->software, e->node, path, "DisplayName", name);
 
   if (r <= 0)
     return r;
@@ -211,31 +225,38 @@ foreign_product (struct win *w, const char *key, char **name)
   return 0;
 }
 
-/* Schedule the uninstaller of Uninstall entry KEY as number *N. */
+/* Schedule the uninstaller of Uninstall entry E (PATH) as number *N. */
 static int
-schedule_uninstall (struct win *w, const char *key, unsigned *n)
+schedule_uninstall (struct win *w, const struct win_subkey *e,
+                    const char *path, unsigned *n)
 {
   CLEANUP_FREE char *name = NULL, *cmd = NULL, *run = NULL, *why = NULL;
+  struct win_hive *hv = &w->software;
   char value[64];
   bool quiet;
-  int r = foreign_product (w, key, &name);
+  int r = foreign_product (w, e, path, &name);
 
   if (r <= 0)
     return r;
-  if ((r = win_get_sz (&w->software, key, "QuietUninstallString", &cmd))
+  if ((r = win_get_sz_at (hv, e->node, path, "QuietUninstallString", &cmd))
       == 0)
-    r = win_get_sz (&w->software, key, "UninstallString", &cmd);
+    r = win_get_sz_at (hv, e->node, path, "UninstallString", &cmd);
   if (r == -1)
     return -1;
   if (r == 0)
     return plan_note (w->plan, INJ_NOTE_RECOMMEND, "%s has no uninstall "
                       "command in SOFTWARE\\%s: remove it by hand after "
-                      "the first boot", name, key);
+                      "the first boot", name, path);
   if ((run = unattended (cmd, &quiet)) == NULL ||
       asprintf (&why, "uninstall %s at first logon", name) == -1) {
-    hv_error (HV_E_NOMEM, "%s: %m", key);
+    hv_error (HV_E_NOMEM, "%s: %m", path);
     return -1;
   }
+  if (*n >= MAX_UNINSTALLS)
+    return plan_note (w->plan, INJ_NOTE_RECOMMEND, "%s: more than %d "
+                      "other hypervisors' tools registered; remove this "
+                      "one by hand after the first boot", name,
+                      MAX_UNINSTALLS);
   if (strlen (run) >= RUN_ONCE_MAX)
     return plan_note (w->plan, INJ_NOTE_RECOMMEND, "%s: its uninstall "
                       "command is too long for RunOnce: remove it by hand "
@@ -255,21 +276,23 @@ uninstall_products (struct win *w)
   unsigned n = 0;
 
   for (size_t i = 0; i < ARRAY_SIZE (uninstall_keys); i++) {
-    char **keys = win_subkeys (&w->software, uninstall_keys[i]);
-    int r = keys ? 0 : -1;
+    struct win_subkey *keys;
+    size_t nkeys;
+    int r = win_subkeys (&w->software, uninstall_keys[i], &keys, &nkeys);
 
-    for (size_t j = 0; r == 0 && keys[j]; j++) {
-      CLEANUP_FREE char *key = NULL;
+    for (size_t j = 0; r >= 0 && j < nkeys; j++) {
+      CLEANUP_FREE char *path = NULL;
 
-      if (asprintf (&key, "%s\\%s", uninstall_keys[i], keys[j]) == -1) {
+      if (asprintf (&path, "%s\\%s", uninstall_keys[i], keys[j].name)
+          == -1) {
         hv_error (HV_E_NOMEM, "SOFTWARE hive: %m");
-        key = NULL;
+        path = NULL;
         r = -1;
       }
       else
-        r = schedule_uninstall (w, key, &n);
+        r = schedule_uninstall (w, &keys[j], path, &n);
     }
-    inj_strings_free (keys);
+    win_subkeys_free (keys, nkeys);
     if (r == -1)
       return -1;
   }
