@@ -258,7 +258,7 @@ inj_commit_overlay (const char *overlay, const char *disk)
 }
 
 int
-inj_finish_pending (const char *disk)
+inj_finish_pending (const char *disk, bool dry_run)
 {
   CLEANUP_FREE char *pending = pending_name (disk);
   struct stat st;
@@ -269,6 +269,12 @@ inj_finish_pending (const char *disk)
   }
   if (stat (pending, &st) == -1)
     return 0;
+  if (dry_run) {
+    hv_error (HV_E_IO, "%s: an earlier inject was interrupted while "
+              "committing its changes (kept in %s): run inject without "
+              "--dry-run to complete them", disk, pending);
+    return -1;
+  }
   hv_warning (HV_E_IO, "%s: an earlier inject was interrupted while "
               "committing; completing it from %s", disk, pending);
   if (commit_file (pending, disk) == -1)

@@ -240,9 +240,9 @@ int plan_apply (void *g, const struct inj_plan *p);
 
 /* commit.c: copy what OVERLAY holds into DISK (VHD or raw) and remove
  * the overlay; an interrupted commit is completed by
- * inj_finish_pending(DISK) on the next run. */
+ * inj_finish_pending(DISK) on the next run (refused in a dry run). */
 int inj_commit_overlay (const char *overlay, const char *disk);
-int inj_finish_pending (const char *disk);
+int inj_finish_pending (const char *disk, bool dry_run);
 
 /* stable-name.c: a guest device name ("/dev/hda2", "/dev/vdb",
  * "/dev/cciss/c0d0p1", "/dev/nvme0n1p2") as disk index and partition

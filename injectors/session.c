@@ -79,11 +79,11 @@ overlay_name (const char *disk)
 }
 
 static int
-add_disks (struct inj_session *s)
+add_disks (struct inj_session *s, bool dry_run)
 {
   for (size_t i = 0; i < s->n; i++) {
     const char *fmt;
-    if (inj_finish_pending (s->disks[i]) == -1 ||
+    if (inj_finish_pending (s->disks[i], dry_run) == -1 ||
         disk_format (s->disks[i], &fmt) == -1)
       return -1;
     if ((s->overlays[i] = overlay_name (s->disks[i])) == NULL) {
@@ -106,7 +106,7 @@ add_disks (struct inj_session *s)
 }
 
 static int
-launch (struct inj_session *s)
+launch (struct inj_session *s, bool dry_run)
 {
   const char *settings = hv_guestfs_backend_settings ();
   char *list[] = { (char *) settings, NULL };
@@ -121,7 +121,7 @@ launch (struct inj_session *s)
   if (guestfs_set_backend (s->g, "direct") == -1 ||
       guestfs_set_backend_settings (s->g, settings[0] ? list
                                     : list + 1) == -1 ||
-      add_disks (s) == -1)
+      add_disks (s, dry_run) == -1)
     return -1;
   if (guestfs_launch (s->g) == -1) {
     hv_error (HV_E_IO, "libguestfs could not start its appliance: %s",
@@ -278,7 +278,7 @@ inj_session_open (char *const *disks, size_t n, const struct inj_opts *o)
       return NULL;
     }
   if ((s->guest.workdir = hv_private_dir ("hvconvert-inject")) == NULL ||
-      launch (s) == -1 || inspect (s, o) == -1) {
+      launch (s, o->dry_run) == -1 || inspect (s, o) == -1) {
     inj_session_close (s);
     return NULL;
   }
