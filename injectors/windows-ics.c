@@ -171,10 +171,12 @@ take_entry (struct ics *x, struct archive *a, struct archive_entry *e)
               x->iso, ICS_MAX_FILES, x->prefix);
     return -1;
   }
-  if ((f.rel = strdup (rel)) == NULL ||
-      asprintf (&f.host, "%s/%s", x->stage, rel) == -1 ||
+  if (asprintf (&f.host, "%s/%s", x->stage, rel) == -1)
+    f.host = NULL;
+  if (f.host == NULL || (f.rel = strdup (rel)) == NULL ||
       ics_file_vector_append (&x->files, f) == -1) {
     hv_error (HV_E_NOMEM, "drivers ISO %s: %m", x->iso);
+    free (f.host);
     free (f.rel);
     return -1;
   }
