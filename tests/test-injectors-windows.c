@@ -41,6 +41,9 @@ struct env {
   int events;                /* error events of the injector */
 };
 
+/* The case's env, freed by the teardown if an assertion ended it. */
+static struct env *current;
+
 /* ------------------------------------------------------------------ */
 /* Building the tree. */
 
@@ -145,6 +148,7 @@ env_new (const char *sysroot, int major, int minor, const char *arch)
   e->events = open (events, O_RDWR | O_CREAT | O_TRUNC, 0644);
   assert_true (e->events >= 0);
   events_open (e->events);
+  current = e;
   return e;
 }
 
@@ -162,6 +166,15 @@ env_free (struct env *e)
   hv_remove_tree (e->dir);
   free (e->dir);
   free (e);
+  current = NULL;
+}
+
+static int
+teardown (void **state)
+{
+  if (current)
+    env_free (current);
+  return 0;
 }
 
 /* Windows 7 (6.1, x86_64) from VMware. */
@@ -886,16 +899,16 @@ main (void)
 {
   const char *top = getenv ("top_srcdir");
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_win7_vmware),
-    cmocka_unit_test (test_win7_gen2_warns),
-    cmocka_unit_test (test_win2012r2_virtualbox),
-    cmocka_unit_test (test_xp_without_iso),
-    cmocka_unit_test (test_xp_with_iso),
-    cmocka_unit_test (test_not_an_iso),
-    cmocka_unit_test (test_hibernated),
-    cmocka_unit_test (test_hive_missing),
-    cmocka_unit_test (test_hive_corrupt),
-    cmocka_unit_test (test_old_windows_refused),
+    cmocka_unit_test_teardown (test_win7_vmware, teardown),
+    cmocka_unit_test_teardown (test_win7_gen2_warns, teardown),
+    cmocka_unit_test_teardown (test_win2012r2_virtualbox, teardown),
+    cmocka_unit_test_teardown (test_xp_without_iso, teardown),
+    cmocka_unit_test_teardown (test_xp_with_iso, teardown),
+    cmocka_unit_test_teardown (test_not_an_iso, teardown),
+    cmocka_unit_test_teardown (test_hibernated, teardown),
+    cmocka_unit_test_teardown (test_hive_missing, teardown),
+    cmocka_unit_test_teardown (test_hive_corrupt, teardown),
+    cmocka_unit_test_teardown (test_old_windows_refused, teardown),
   };
 
   snprintf (fixtures, sizeof fixtures, "%s/fixtures/windows",
