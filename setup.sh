@@ -41,6 +41,9 @@ packages=(
   # images of tests/test-injectors-initramfs.c; kmod's depmod writes the
   # module indexes inject adds, and its modprobe checks them.
   lz4 kmod
+  # The Windows injector's tests: xorriso builds the integration
+  # services ISO the XP case reads.
+  xorriso
 )
 
 log=$(mktemp)

@@ -360,6 +360,17 @@ bool devname_stable_ok (const char *stable);
 
 int inject_linux (struct inj_guest *g, const struct inj_opts *o,
                   struct inj_plan *plan);
+
+/* ------------------------------------------------------------------ */
+/* windows*.c: Windows.  inject_windows reads the guest through g->fs
+ * only (g->systemroot, g->major/minor and g->arch from inspection),
+ * edits copies of the SYSTEM and SOFTWARE hives in g->workdir with
+ * hivex and plans their upload (the old hive kept as
+ * <hive>.pre-hvconvert); every value it changes is an INJ_NOTE_INFO
+ * note.  It refuses a hibernated Windows (hiberfil.sys) and needs
+ * g->fs.pread for that.  XP/2003 with o->drivers_iso: the ISO's
+ * support/<arch> payload is planned into the guest and its setup run at
+ * first logon.  The parts share windows-internal.h. */
 int inject_windows (struct inj_guest *g, const struct inj_opts *o,
                     struct inj_plan *plan);
 

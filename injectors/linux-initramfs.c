@@ -16,12 +16,12 @@
 
 #include "injectors.h"
 
-/* Initramfs names by distribution family, %s is KVER. */
-static const char *const image_names[] = {
-  "/boot/initrd.img-%s",      /* Debian, Ubuntu */
-  "/boot/initramfs-%s.img",   /* RHEL, Fedora, Arch-like dracut */
-  "/boot/initrd-%s",          /* SUSE */
-  "/boot/initrd-%s.img",      /* RHEL 5 mkinitrd */
+/* Initramfs names by distribution family: prefix KVER suffix. */
+static const struct { const char *prefix, *suffix; } image_names[] = {
+  { "/boot/initrd.img-", "" },        /* Debian, Ubuntu */
+  { "/boot/initramfs-", ".img" },     /* RHEL, Fedora, dracut */
+  { "/boot/initrd-", "" },            /* SUSE */
+  { "/boot/initrd-", ".img" },        /* RHEL 5 mkinitrd */
 };
 
 /* The kernel's module index files the new image's indexes are made
@@ -40,7 +40,8 @@ find_image (struct inj_guest *g, const char *kver)
 {
   for (size_t i = 0; i < ARRAY_SIZE (image_names); i++) {
     char *p;
-    if (asprintf (&p, image_names[i], kver) == -1)
+    if (asprintf (&p, "%s%s%s", image_names[i].prefix, kver,
+                  image_names[i].suffix) == -1)
       return NULL;
     if (g->fs.exists (g->fs.ctx, p) == 1)
       return p;
