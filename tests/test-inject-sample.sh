@@ -79,20 +79,8 @@ v = json.load(open(sys.argv[1]))
 assert v["verdict"] == "root-not-found", v
 PY
 
-# The dry run: a plan, no change.
+# The dry run: a plan (JSON), no change, nothing left.
 sha=$(sha256sum <"$tmp/noide.vhd")
-"$HVCONVERT" inject --dry-run "$tmp/noide.vhd" >"$tmp/dry.out" 2>&1 ||
-  fail "inject --dry-run: $(cat "$tmp/dry.out")"
-assert_grep "dry run" "$tmp/dry.out"
-assert_grep "initrd.img-$kver" "$tmp/dry.out"
-assert_grep "hv_vmbus.*hv_storvsc" "$tmp/dry.out"
-assert_grep "ata_piix" "$tmp/dry.out"
-assert_grep "/etc/initramfs-tools/hooks/hvconvert-hyperv\|no initramfs tool" \
-  "$tmp/dry.out"
-assert_eq "$(sha256sum <"$tmp/noide.vhd")" "$sha" "the VHD after a dry run"
-assert_eq "$(leftovers)" "" "files left by the dry run"
-
-# The JSON plan of a dry run names the same steps.
 "$HVCONVERT" inject --dry-run --json "$tmp/noide.vhd" >"$tmp/dry.json" \
   2>"$tmp/dry.err" || fail "inject --dry-run --json: $(cat "$tmp/dry.err")"
 python3 - "$tmp/dry.json" "$kver" <<'PY' || fail "dry-run JSON: $(cat "$tmp/dry.json")"
@@ -104,11 +92,18 @@ assert "/boot/initrd.img-" + sys.argv[2] in paths, paths
 s = [s for s in r["plan"]["steps"] if s["path"].startswith("/boot/initrd")][0]
 assert s["backup"].endswith(".pre-hvconvert"), s
 PY
+assert_eq "$(sha256sum <"$tmp/noide.vhd")" "$sha" "the VHD after a dry run"
+assert_eq "$(leftovers)" "" "files left by the dry run"
 
-# Apply.
+# Apply: the plan is printed as it is applied.
 "$HVCONVERT" inject "$tmp/noide.vhd" >"$tmp/inject.out" 2>&1 ||
   fail "inject: $(cat "$tmp/inject.out")"
 assert_grep "applied" "$tmp/inject.out"
+assert_grep "initrd.img-$kver" "$tmp/inject.out"
+assert_grep "hv_vmbus.*hv_storvsc" "$tmp/inject.out"
+assert_grep "ata_piix" "$tmp/inject.out"
+assert_grep "/etc/initramfs-tools/hooks/hvconvert-hyperv\|no initramfs tool" \
+  "$tmp/inject.out"
 assert_eq "$(leftovers)" "" "files left by inject"
 "$HVCONVERT" vhd check "$tmp/noide.vhd" >"$tmp/check.out" 2>&1 ||
   fail "vhd check after inject: $(cat "$tmp/check.out")"
