@@ -37,6 +37,9 @@ packages=(
   # benchmark runs against) with guestfs-tools.
   libhivex-dev libhivex-bin liblzma-dev libzstd-dev ntfs-3g debootstrap
   virt-v2v guestfs-tools zstd xz-utils initramfs-tools-core
+  # virt-v2v 2.2 needs nbdkit (its -i disk input) and nbdcopy/nbdinfo
+  # but Debian's package does not depend on them (bench-inject.sh).
+  nbdkit libnbd-bin
 )
 
 log=$(mktemp)
