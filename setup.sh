@@ -44,6 +44,9 @@ packages=(
   # The Windows injector's tests: xorriso builds the integration
   # services ISO the XP case reads.
   xorriso
+  # virt-v2v 2.2 needs nbdkit (its -i disk input) and nbdcopy/nbdinfo
+  # but Debian's package does not depend on them (bench-inject.sh).
+  nbdkit libnbd-bin
 )
 
 log=$(mktemp)
