@@ -136,7 +136,10 @@ plan_for (struct inj_guest *g, const struct inj_opts *o, struct inj_plan *p)
 static void
 print_guest (const struct inj_guest *g, const char *disk)
 {
-  printf ("%s: %s (%s %s %d.%d, %s), root %s\n", disk, g->product, g->type,
+  char label[256];
+
+  inj_guest_label (g, label, sizeof label);
+  printf ("%s: %s (%s %s %d.%d, %s), root %s\n", disk, label, g->type,
           g->distro, g->major, g->minor, g->arch, g->root);
 }
 

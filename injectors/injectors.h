@@ -395,6 +395,8 @@ struct inj_session;
 struct inj_session *inj_session_open (char *const *disks, size_t n,
                                       const struct inj_opts *o);
 struct inj_guest *inj_session_guest (struct inj_session *s);
+/* "Windows 7 Professional", "debian 12.15": the guest for messages. */
+void inj_guest_label (const struct inj_guest *g, char *buf, size_t n);
 int inj_session_apply (struct inj_session *s, const struct inj_plan *p);
 void inj_session_close (struct inj_session *s);
 /* For stable-name.c: the guestfs handle and the appliance's disks. */

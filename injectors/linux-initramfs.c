@@ -127,56 +127,99 @@ join (FILE *f, const struct string_vector *v)
   }
 }
 
-/* The plan's notes for what initramfs.c found. */
-static int
-note_result (struct inj_plan *plan, const char *kver, const char *image,
-             const struct initramfs_result *r)
+/* Is ENTRY (a name, or a path as modules.dep has it) module NAME?  '-'
+ * and '_' are the same in module names. */
+static bool
+same_module (const char *entry, const char *name)
 {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream (&text, &len);
-  int ret;
+  const char *s = strrchr (entry, '/') ? strrchr (entry, '/') + 1 : entry;
+  size_t i = 0;
 
-  if (f == NULL)
-    return -1;
-  fprintf (f, "kernel %s, %s: ", kver, image);
-  if (r->present.len) {
-    fputs ("already has ", f);
-    join (f, &r->present);
-  }
-  if (r->builtin.len) {
-    fputs (r->present.len ? "; built into the kernel: " : "built into the "
-           "kernel: ", f);
-    join (f, &r->builtin);
-  }
-  fclose (f);
-  ret = plan_note (plan, INJ_NOTE_INFO, "%s", text ? text : "");
-  free (text);
-  if (ret == 0 && r->missing.len) {
-    text = NULL;
-    f = open_memstream (&text, &len);
-    if (f == NULL)
-      return -1;
-    join (f, &r->missing);
-    fclose (f);
-    ret = plan_note (plan, INJ_NOTE_WARN, "kernel %s has no module %s: "
-                     "those drivers cannot be added", kver, text);
-    free (text);
-  }
-  return ret;
+  for (; s[i] && name[i]; i++)
+    if (s[i] != name[i] && !(strchr ("-_", s[i]) && strchr ("-_", name[i])))
+      return false;
+  return name[i] == '\0' && (s[i] == '\0' || strncmp (s + i, ".ko", 3) == 0);
 }
 
-/* Is any Hyper-V storage path there (module or built in)? */
+/* Does the kernel's initramfs have module NAME (or is it built in)? */
 static bool
-has_hv_storage (const struct initramfs_result *r)
+has_module (const struct initramfs_result *r, const char *name)
 {
   const struct string_vector *lists[] = { &r->present, &r->builtin,
                                           &r->added };
   for (size_t l = 0; l < ARRAY_SIZE (lists); l++)
     for (size_t i = 0; i < lists[l]->len; i++)
-      if (strstr (lists[l]->ptr[i], "hv_storvsc"))
+      if (same_module (lists[l]->ptr[i], name))
         return true;
   return false;
+}
+
+/* Drivers that replace one another: a kernel needs only one of each
+ * pair (hyperv_drm took over from hyperv_fb in Linux 5.14). */
+static const char *const alternatives[][2] = {
+  { "hyperv_fb", "hyperv_drm" },
+};
+
+/* Is missing module NAME made up for by its alternative? */
+static bool
+replaced (const struct initramfs_result *r, const char *name)
+{
+  for (size_t i = 0; i < ARRAY_SIZE (alternatives); i++)
+    for (int k = 0; k < 2; k++)
+      if (same_module (name, alternatives[i][k]) &&
+          has_module (r, alternatives[i][1 - k]))
+        return true;
+  return false;
+}
+
+/* The plan's notes for what initramfs.c found: what was there already,
+ * and (a warning) what this kernel does not have at all. */
+static int
+note_result (struct inj_plan *plan, const char *kver, const char *image,
+             const struct initramfs_result *r)
+{
+  struct string_vector missing = { 0 };
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f;
+  int ret = 0;
+
+  if (r->present.len || r->builtin.len) {
+    if ((f = open_memstream (&text, &len)) == NULL)
+      return -1;
+    if (r->present.len) {
+      fputs ("already has ", f);
+      join (f, &r->present);
+    }
+    if (r->builtin.len) {
+      fputs (r->present.len ? "; built into the kernel: " : "built into the "
+             "kernel: ", f);
+      join (f, &r->builtin);
+    }
+    fclose (f);
+    ret = plan_note (plan, INJ_NOTE_INFO, "kernel %s, %s: %s", kver, image,
+                     text ? text : "");
+    free (text);
+  }
+  for (size_t i = 0; ret == 0 && i < r->missing.len; i++)
+    if (!replaced (r, r->missing.ptr[i]) &&
+        string_vector_append (&missing, r->missing.ptr[i]) == -1)
+      ret = -1;
+  if (ret == 0 && missing.len) {
+    text = NULL;
+    if ((f = open_memstream (&text, &len)) == NULL)
+      ret = -1;
+    else {
+      join (f, &missing);
+      fclose (f);
+      ret = plan_note (plan, INJ_NOTE_WARN, "kernel %s has no module %s: "
+                       "%s cannot be added", kver, text,
+                       missing.len > 1 ? "those drivers" : "that driver");
+      free (text);
+    }
+  }
+  free (missing.ptr);   /* the strings belong to R */
+  return ret;
 }
 
 /* Append mode for one kernel: build the new image on the host. */
@@ -218,7 +261,7 @@ append_kernel (struct inj_guest *g, const char *kver, const char *image,
       initramfs_add_modules (&req, &res) == -1 ||
       note_result (plan, kver, image, &res) == -1)
     goto out;
-  if (!has_hv_storage (&res) &&
+  if (!has_module (&res, "hv_storvsc") &&
       plan_note (plan, INJ_NOTE_WARN, "kernel %s has no Hyper-V storage "
                  "driver (hv_storvsc): it cannot boot from a synthetic "
                  "SCSI disk", kver) == -1)

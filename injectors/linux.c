@@ -172,9 +172,11 @@ inject_linux (struct inj_guest *g, const struct inj_opts *o,
               struct inj_plan *plan)
 {
   const char *mods[32], *tool;
+  char label[256];
 
   wanted_modules (o, mods, ARRAY_SIZE (mods) - 1);
-  if (plan_note (plan, INJ_NOTE_INFO, "%s, profile %s", g->product,
+  inj_guest_label (g, label, sizeof label);
+  if (plan_note (plan, INJ_NOTE_INFO, "%s, profile %s", label,
                  o->profile == INJ_GEN1 ? "gen1 (IDE boot disk)"
                  : "gen2 (SCSI boot disk, UEFI)") == -1 ||
       plan_keeper (g, mods, plan, &tool) == -1 ||

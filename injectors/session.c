@@ -288,6 +288,16 @@ inj_session_open (char *const *disks, size_t n, const struct inj_opts *o)
   return s;
 }
 
+void
+inj_guest_label (const struct inj_guest *g, char *buf, size_t n)
+{
+  /* Inspection gives Debian's product name as just its version. */
+  if (strpbrk (g->product, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+    snprintf (buf, n, "%s", g->product);
+  else
+    snprintf (buf, n, "%s %s", g->distro, g->product);
+}
+
 struct inj_guest *
 inj_session_guest (struct inj_session *s)
 {
