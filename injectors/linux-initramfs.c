@@ -222,10 +222,39 @@ note_result (struct inj_plan *plan, const char *kver, const char *image,
   return ret;
 }
 
-/* Append mode for one kernel: build the new image on the host. */
+static int rebuild_kernel (const char *kver, const char *image,
+                           const char *tool, struct inj_plan *plan);
+
+/* Segment formats hvconvert can read but not write back: the guest's
+ * own tool must rebuild such an image. */
+static const char *const unwritable[] = { "lz4", "bzip2", "lzo" };
+
+/* The format of the image's last segment if hvconvert cannot rewrite
+ * it, else NULL; "" when the image cannot be read (reported). */
+static const char *
+unwritable_method (const char *copy)
+{
+  struct initramfs_layout layout = { 0 };
+  const char *m = NULL;
+
+  if (initramfs_scan (copy, NULL, &layout) == -1)
+    return "";
+  for (size_t i = 0; layout.segments.len && i < ARRAY_SIZE (unwritable); i++)
+    if (strcmp (layout.segments.ptr[layout.segments.len - 1].method,
+                unwritable[i]) == 0)
+      m = unwritable[i];
+  initramfs_layout_free (&layout);
+  return m;
+}
+
+/* One kernel: copy its image and indexes to the host and see what the
+ * image lacks.  The new image is made there (append mode, the default)
+ * or the guest's tool rebuilds it (rebuild mode, or an image whose
+ * format hvconvert cannot write). */
 static int
-append_kernel (struct inj_guest *g, const char *kver, const char *image,
-               const char *const *mods, struct inj_plan *plan)
+plan_kernel (struct inj_guest *g, const struct inj_opts *o, const char *kver,
+             const char *image, const char *const *mods, const char *tool,
+             struct inj_plan *plan)
 {
   CLEANUP_FREE char *dir = NULL, *copy = NULL, *out = NULL, *backup = NULL;
   char *idx[ARRAY_SIZE (index_files)] = { NULL };
@@ -245,6 +274,17 @@ append_kernel (struct inj_guest *g, const char *kver, const char *image,
     hv_error (HV_E_IO, "%s: %m", dir);
     return -1;
   }
+  {
+    CLEANUP_FREE char *dep = NULL;
+    int e;
+    if (asprintf (&dep, "/lib/modules/%s/modules.dep", kver) == -1 ||
+        (e = g->fs.exists (g->fs.ctx, dep)) == -1)
+      return -1;
+    if (e == 0)
+      return plan_note (plan, INJ_NOTE_WARN, "kernel %s: no %s (its modules "
+                        "were never indexed by depmod): no driver can be "
+                        "added to %s", kver, dep, image);
+  }
   if (fetch_indexes (g, kver, dir, have) == -1)
     goto out;
   for (size_t i = 0; i < ARRAY_SIZE (index_files); i++)
@@ -256,9 +296,18 @@ append_kernel (struct inj_guest *g, const char *kver, const char *image,
     .modules_builtin_modinfo = idx[3], .fetch = fetch_module,
     .fetch_ctx = &fc, .workdir = dir,
   };
-  if (idx[0] == NULL ||
-      g->fs.download (g->fs.ctx, image, copy) == -1 ||
-      initramfs_add_modules (&req, &res) == -1 ||
+  const char *method = NULL;
+  if (idx[0] == NULL || g->fs.download (g->fs.ctx, image, copy) == -1 ||
+      (method = unwritable_method (copy)) != NULL) {
+    if (method && *method &&
+        (r = plan_note (plan, INJ_NOTE_INFO, "kernel %s: %s ends in a %s "
+                        "archive, which hvconvert reads but cannot write: "
+                        "the guest's own tool rebuilds it", kver, image,
+                        method)) == 0)
+      r = rebuild_kernel (kver, image, tool, plan);
+    goto out;
+  }
+  if (initramfs_add_modules (&req, &res) == -1 ||
       note_result (plan, kver, image, &res) == -1)
     goto out;
   if (!has_module (&res, "hv_storvsc") &&
@@ -267,7 +316,9 @@ append_kernel (struct inj_guest *g, const char *kver, const char *image,
                  "SCSI disk", kver) == -1)
     goto out;
   r = 0;
-  if (res.changed) {
+  if (res.changed && o->initramfs == INJ_INITRAMFS_REBUILD)
+    r = rebuild_kernel (kver, image, tool, plan);
+  else if (res.changed) {
     char *list = NULL;
     size_t len = 0;
     FILE *f = open_memstream (&list, &len);
@@ -286,7 +337,7 @@ append_kernel (struct inj_guest *g, const char *kver, const char *image,
   return r;
 }
 
-/* Rebuild mode for one kernel: the guest's tool, after a backup. */
+/* Rebuild one kernel's image with the guest's tool, after a backup. */
 static int
 rebuild_kernel (const char *kver, const char *image, const char *tool,
                 struct inj_plan *plan)
@@ -342,10 +393,8 @@ linux_plan_initramfs (struct inj_guest *g, const struct inj_opts *o,
                      "(looked for /boot/initrd.img-%s, "
                      "/boot/initramfs-%s.img and others)", kvers[i],
                      kvers[i], kvers[i]);
-    else if (o->initramfs == INJ_INITRAMFS_REBUILD)
-      r = rebuild_kernel (kvers[i], image, tool, plan);
     else
-      r = append_kernel (g, kvers[i], image, mods, plan);
+      r = plan_kernel (g, o, kvers[i], image, mods, tool, plan);
   }
   inj_strings_free (kvers);
   return r;
