@@ -270,6 +270,10 @@ dir_readlink (void *ctx, const char *path)
 
   if (resolve (ctx, path, false, host) == -1 ||
       (n = readlink (host, link, sizeof link - 1)) < 0) {
+    if (errno == EINVAL || errno == ENOENT || errno == ENOTDIR) {
+      errno = EINVAL;
+      return NULL;
+    }
     hv_error (HV_E_IO, "%s: %m", path);
     return NULL;
   }

@@ -136,9 +136,14 @@ static char *
 gfs_readlink (void *ctx, const char *path)
 {
   guestfs_h *g = ctx;
-  char *t = guestfs_readlink (g, path);
+  int link = guestfs_is_symlink (g, path);
+  char *t;
 
-  if (t == NULL)
+  if (link == 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if ((t = link == 1 ? guestfs_readlink (g, path) : NULL) == NULL)
     hv_error (HV_E_IO, "%s: %s", path, last_error (g));
   return t;
 }

@@ -72,7 +72,9 @@ struct inj_fs {
   /* The names in directory PATH (no "." or ".."), NULL-terminated,
    * sorted; caller frees with inj_strings_free.  NULL on error. */
   char **(*ls) (void *ctx, const char *path);
-  /* The target of symbolic link PATH (caller frees); NULL on error. */
+  /* The target of symbolic link PATH (caller frees); NULL with errno
+   * EINVAL, not reported, if PATH is not a link (or does not exist),
+   * NULL after reporting on another error. */
   char *(*readlink) (void *ctx, const char *path);
 };
 

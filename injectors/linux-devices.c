@@ -154,9 +154,8 @@ hash_of (const char *p, size_t n)
 /* Whether PATH (TEXT, LEN bytes) is a link to a file handled before:
  * menu.lst -> grub.conf on RHEL.  Writing through the link would
  * replace it by a copy (apply writes a sibling and renames it), which
- * the next kernel update would leave stale.  inj_fs cannot ask "is it
- * a link" without readlink reporting an error for a file, so readlink
- * is asked only when an earlier file has the same content.  1: the
+ * the next kernel update would leave stale.  readlink is asked only
+ * when an earlier file has the same content (a cheap filter).  1: the
  * same file (nothing more to do), 0: not, -1 on error.  Otherwise
  * PATH is remembered for the files after it. */
 static int

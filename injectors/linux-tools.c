@@ -146,8 +146,7 @@ mask_unit (struct inj_guest *g, struct inj_plan *plan,
   snprintf (path, sizeof path, "%s/%s", unit_dirs[0], u->name);
   if ((r = g->fs.exists (g->fs.ctx, path)) == -1)
     return -1;
-  /* inj_fs cannot ask whether PATH is a link without reading it: a
-   * unit file of its own there makes readlink fail (and say so). */
+  /* readlink answers NULL, silently, for a unit file of its own. */
   if (r == 1 && (target = g->fs.readlink (g->fs.ctx, path)) != NULL &&
       strcmp (target, "/dev/null") == 0) {
     free (target);

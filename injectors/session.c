@@ -28,6 +28,7 @@ struct inj_session {
   size_t n;
   char **devices;           /* the appliance's whole-disk devices */
   char **mountpoints;       /* pairs "mountpoint", "device" */
+  bool *skip;               /* per pair: not mountable, left out */
 };
 
 static const char *
@@ -205,16 +206,30 @@ mount_all (struct inj_session *s, bool ro)
 
   while (mp[n])
     n += 2;
+  if (s->skip == NULL && (s->skip = calloc (n / 2 + 1, sizeof *s->skip))
+      == NULL) {
+    hv_error (HV_E_NOMEM, "out of memory");
+    return -1;
+  }
   for (size_t len = 1; len < 4096; len++)
     for (size_t i = 0; i < n; i += 2) {
-      if (strlen (mp[i]) != len)
+      if (strlen (mp[i]) != len || s->skip[i / 2])
         continue;
       if ((ro ? guestfs_mount_ro (s->g, mp[i + 1], mp[i])
-              : guestfs_mount (s->g, mp[i + 1], mp[i])) == -1) {
+              : guestfs_mount (s->g, mp[i + 1], mp[i])) == 0)
+        continue;
+      /* The root must mount; another file system the guest's fstab
+       * names may be on a disk not given (a data disk), which should
+       * not stop the enlightenment of the system. */
+      if (strcmp (mp[i], "/") == 0 || !ro) {
         hv_error (HV_E_IO, "%s: cannot mount %s on %s%s: %s", s->disks[0],
                   mp[i + 1], mp[i], ro ? " read-only" : "", gerr (s->g));
         return -1;
       }
+      hv_warning (HV_E_IO, "%s: %s (%s) not mounted: %s; files there are "
+                  "neither read nor changed", s->disks[0], mp[i],
+                  mp[i + 1], gerr (s->g));
+      s->skip[i / 2] = true;
     }
   return 0;
 }
@@ -377,6 +392,7 @@ inj_session_close (struct inj_session *s)
   inj_strings_free (s->disks);
   inj_strings_free (s->devices);
   inj_strings_free (s->mountpoints);
+  free (s->skip);
   free (s->overlays);
   free (s);
 }
