@@ -380,6 +380,12 @@ int inject_windows (struct inj_guest *g, const struct inj_opts *o,
 extern const char *const linux_hv_modules[];
 extern const char *const linux_gen1_modules[];
 
+/* linux.c: TEXT of /etc/sysconfig/kernel with MODS added to
+ * INITRD_MODULES (SUSE mkinitrd); NULL when nothing is missing, the
+ * line cannot be edited safely, or out of memory (*NOMEM). */
+char *sysconfig_add_modules (const char *text, const char *const *mods,
+                             bool *nomem);
+
 /* linux-initramfs.c: plan the initramfs of every installed kernel to
  * hold MODS (NULL-terminated); TOOL is the guest's initramfs tool
  * ("initramfs-tools", "dracut", ...) or NULL. */

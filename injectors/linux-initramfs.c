@@ -348,9 +348,16 @@ rebuild_kernel (const char *kver, const char *image, const char *tool,
   char *dracut[] = { "dracut", "-f", (char *) image, (char *) kver, NULL };
   char *mkinitcpio[] = { "mkinitcpio", "-k", (char *) kver, "-g",
                          (char *) image, NULL };
+  CLEANUP_FREE char *vmlinuz = NULL;
+  char *mkinitrd[] = { "mkinitrd", "-k", NULL, "-i", (char *) image, NULL };
   char **argv = tool == NULL ? NULL
     : strcmp (tool, "initramfs-tools") == 0 ? update
-    : strcmp (tool, "dracut") == 0 ? dracut : mkinitcpio;
+    : strcmp (tool, "dracut") == 0 ? dracut
+    : strcmp (tool, "mkinitrd") == 0 ? mkinitrd : mkinitcpio;
+
+  if (asprintf (&vmlinuz, "/boot/vmlinuz-%s", kver) == -1)
+    return -1;
+  mkinitrd[2] = vmlinuz;
 
   if (argv == NULL)
     return plan_note (plan, INJ_NOTE_WARN, "kernel %s: no initramfs tool to "

@@ -107,6 +107,106 @@ wanted_modules (const struct inj_opts *o, const char **out, size_t max)
   return n;
 }
 
+/* Is NAME one of the blank-separated words in [P, END)? */
+static bool
+has_word (const char *p, const char *end, const char *name)
+{
+  const size_t n = strlen (name);
+
+  while (p && p < end) {
+    p += strspn (p, " \t");
+    if ((size_t) (end - p) >= n && strncmp (p, name, n) == 0 &&
+        (p + n == end || p[n] == ' ' || p[n] == '\t'))
+      return true;
+    p += strcspn (p, " \t\"");
+  }
+  return false;
+}
+
+/* SUSE's mkinitrd (SLES 11, openSUSE 13.1 and older) builds the
+ * modules named in INITRD_MODULES="..." of /etc/sysconfig/kernel into
+ * every image: TEXT (that file) with the names of MODS it lacks added
+ * inside the quotes, or a new line if it has none; NULL when nothing is
+ * missing or on out of memory (*NOMEM). */
+char *
+sysconfig_add_modules (const char *text, const char *const *mods, bool *nomem)
+{
+  const char *line = text, *value = NULL, *end = NULL;
+  char *buf = NULL;
+  size_t len = 0;
+  bool missing = false;
+  FILE *f;
+
+  *nomem = false;
+  for (; *line; line = strchrnul (line, '\n'), line += *line == '\n') {
+    const char *p = line + strspn (line, " \t");
+    if (strncmp (p, "INITRD_MODULES=\"", 16) == 0) {
+      value = p + 16;
+      end = strchr (value, '"');
+      if (end && memchr (value, '\n', (size_t) (end - value)))
+        end = NULL;
+    }
+  }
+  if (value && end == NULL)
+    return NULL;   /* not a form hvconvert can edit safely: left alone */
+  if ((f = open_memstream (&buf, &len)) == NULL) {
+    *nomem = true;
+    return NULL;
+  }
+  fwrite (text, 1, value ? (size_t) (end - text) : strlen (text), f);
+  if (!value)
+    fprintf (f, "%s# Added by hvconvert inject: the Hyper-V drivers.\n"
+             "INITRD_MODULES=\"", *text && text[strlen (text) - 1] != '\n'
+             ? "\n" : "");
+  for (size_t i = 0; mods[i]; i++) {
+    if (!has_word (value, end, mods[i])) {
+      fprintf (f, "%s%s", (value && end > value) || missing ? " " : "",
+               mods[i]);
+      missing = true;
+    }
+  }
+  fputs (value ? end : "\"\n", f);
+  if (fclose (f) != 0) {
+    free (buf);
+    *nomem = true;
+    return NULL;
+  }
+  if (!missing) {
+    free (buf);
+    return NULL;
+  }
+  return buf;
+}
+
+/* The mkinitrd keeper: 1 planned or already right, 0 not a mkinitrd
+ * guest, -1 on error. */
+static int
+plan_sysconfig_kernel (struct inj_guest *g, const char *const *mods,
+                       struct inj_plan *plan)
+{
+  static const char path[] = "/etc/sysconfig/kernel";
+  CLEANUP_FREE char *text = NULL, *next = NULL;
+  size_t len;
+  bool nomem;
+  int e = g->fs.exists (g->fs.ctx, "/sbin/mkinitrd");
+
+  if (e != 1 || (e = g->fs.exists (g->fs.ctx, path)) != 1)
+    return e;
+  if ((text = g->fs.read (g->fs.ctx, path, 1u << 20, &len)) == NULL)
+    return -1;
+  if ((next = sysconfig_add_modules (text, mods, &nomem)) == NULL) {
+    if (nomem) {
+      hv_error (HV_E_NOMEM, "out of memory");
+      return -1;
+    }
+    return 1;
+  }
+  return plan_write (plan, path, next, strlen (next), 0644,
+                     "/etc/sysconfig/kernel.pre-hvconvert", "tell mkinitrd "
+                     "to keep the Hyper-V drivers in every future initramfs "
+                     "(INITRD_MODULES)") == -1 ? -1 : 1;
+}
+
 /* Plan the keeper file of the tool the guest uses (the first whose
  * marker exists), unless it already says exactly this. */
 static int
@@ -136,6 +236,13 @@ plan_keeper (struct inj_guest *g, const char *const *mods,
     return plan_write (plan, k->path, want, strlen (want), k->mode, NULL,
                        "tell %s to keep the Hyper-V drivers in every "
                        "future initramfs", k->tool);
+  }
+  {
+    int e = plan_sysconfig_kernel (g, mods, plan);
+    if (e != 0) {
+      *tool = e == 1 ? "mkinitrd" : NULL;
+      return e == 1 ? 0 : -1;
+    }
   }
   return plan_note (plan, INJ_NOTE_WARN, "no initramfs tool hvconvert knows "
                     "(initramfs-tools, dracut, mkinitcpio): a future kernel "

@@ -77,6 +77,40 @@ test_parse_device (void **state)
   }
 }
 
+static void
+test_sysconfig_kernel (void **state)
+{
+  const char *const mods[] = { "hv_vmbus", "ata_piix", "sd_mod", NULL };
+  bool nomem;
+  char *t;
+
+  /* SLES 11's file: two of the three are missing. */
+  t = sysconfig_add_modules ("## Type: string\nINITRD_MODULES=\"piix "
+                             "ata_piix processor\"\nDOMU=\"\"\n", mods,
+                             &nomem);
+  assert_non_null (t);
+  assert_string_equal (t, "## Type: string\nINITRD_MODULES=\"piix ata_piix "
+                       "processor hv_vmbus sd_mod\"\nDOMU=\"\"\n");
+  free (t);
+  /* All there (ata_piix not confused with piix): nothing to do. */
+  assert_null (sysconfig_add_modules ("  INITRD_MODULES=\"hv_vmbus sd_mod\t"
+                                      "ata_piix\"\n", mods, &nomem));
+  assert_false (nomem);
+  /* An empty value, and no line at all (no final newline either). */
+  t = sysconfig_add_modules ("INITRD_MODULES=\"\"\n", mods, &nomem);
+  assert_string_equal (t, "INITRD_MODULES=\"hv_vmbus ata_piix sd_mod\"\n");
+  free (t);
+  t = sysconfig_add_modules ("X=1", mods, &nomem);
+  assert_string_equal (t, "X=1\n# Added by hvconvert inject: the Hyper-V "
+                       "drivers.\nINITRD_MODULES=\"hv_vmbus ata_piix "
+                       "sd_mod\"\n");
+  free (t);
+  /* A value that does not close on its line: left alone. */
+  assert_null (sysconfig_add_modules ("INITRD_MODULES=\"a\nb\"\n", mods,
+                                      &nomem));
+  assert_false (nomem);
+}
+
 /* A guest tree: /etc/fstab, /lib -> usr/lib, an absolute link that
  * would leave the root on the host, and a ".." chain. */
 static char root[64];
@@ -158,6 +192,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_plan_steps_and_json),
     cmocka_unit_test (test_parse_device),
+    cmocka_unit_test (test_sysconfig_kernel),
     cmocka_unit_test_setup_teardown (test_fs_dir, setup_tree, teardown_tree),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
