@@ -343,7 +343,8 @@ rebuild_kernel (const char *kver, const char *image, const char *tool,
                 struct inj_plan *plan)
 {
   CLEANUP_FREE char *backup = NULL;
-  char *cp[] = { "cp", "-a", (char *) image, NULL, NULL };
+  /* -n: an earlier run's backup is the original and stays. */
+  char *cp[] = { "cp", "-a", "-n", (char *) image, NULL, NULL };
   char *update[] = { "update-initramfs", "-u", "-k", (char *) kver, NULL };
   char *dracut[] = { "dracut", "-f", (char *) image, (char *) kver, NULL };
   char *mkinitcpio[] = { "mkinitcpio", "-k", (char *) kver, "-g",
@@ -364,7 +365,7 @@ rebuild_kernel (const char *kver, const char *image, const char *tool,
                       "rebuild %s with (try --initramfs append)", kver, image);
   if (asprintf (&backup, "%s" BACKUP_SUFFIX, image) == -1)
     return -1;
-  cp[3] = backup;
+  cp[4] = backup;
   if (plan_command (plan, cp, "keep the initramfs of kernel %s as %s", kver,
                     backup) == -1)
     return -1;

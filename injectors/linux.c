@@ -54,7 +54,7 @@ static const struct keeper keepers[] = {
     "prereqs () { echo \"$PREREQ\"; }\n"
     "case $1 in prereqs) prereqs; exit 0 ;; esac\n"
     ". /usr/share/initramfs-tools/hook-functions\n"
-    "for m in", " ", "; do\n"
+    "for m in ", " ", "; do\n"
     "  manual_add_modules \"$m\"\n"
     "done\n" },
   { "dracut", "/usr/lib/dracut/dracut-functions.sh",

@@ -135,8 +135,16 @@ after_inject () {
   # appliance launch); the initramfs read by the host's lsinitramfs.
   mkdir -p "$tmp/out"
   guestfish --ro --format=vpc -a "$tmp/guest.vhd" -m /dev/sda1 \
-    copy-out "$initrd" "$tmp/out" : cat /etc/fstab >"$tmp/fstab.after" ||
-    fail "guestfish could not copy $initrd and /etc/fstab out"
+    copy-out "$initrd" "$tmp/out" : \
+    copy-out /etc/initramfs-tools/hooks/hvconvert-hyperv "$tmp/out" : \
+    cat /etc/fstab >"$tmp/fstab.after" ||
+    fail "guestfish could not copy $initrd, the hook and /etc/fstab out"
+  # The hook that keeps the drivers in future images is valid sh and
+  # names them.
+  sh -n "$tmp/out/hvconvert-hyperv" ||
+    fail "the initramfs-tools hook is not valid sh: $(cat "$tmp/out/hvconvert-hyperv")"
+  grep -q '^for m in hv_vmbus .*ata_piix.*; do$' "$tmp/out/hvconvert-hyperv" ||
+    fail "the hook does not list the drivers: $(cat "$tmp/out/hvconvert-hyperv")"
   lsinitramfs "$tmp/out/${initrd##*/}" >"$tmp/after.list" ||
     fail "lsinitramfs cannot read the injected $initrd"
   initrd_modules "$tmp/after.list" >"$tmp/after.mods"
