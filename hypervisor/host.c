@@ -277,6 +277,27 @@ check_ovmf (struct hv_check_vector *out)
                     "template %s)", vars);
 }
 
+guestfs_h *
+hv_guestfs_new (void)
+{
+  const char *settings = hv_guestfs_backend_settings ();
+  char *list[] = { (char *) settings, NULL };
+  guestfs_h *g = guestfs_create ();
+
+  if (g == NULL) {
+    hv_error (HV_E_IO, "libguestfs: cannot create a handle: %m");
+    return NULL;
+  }
+  if (guestfs_set_backend (g, "direct") == -1 ||
+      guestfs_set_backend_settings (g, settings[0] ? list : list + 1) == -1) {
+    hv_error (HV_E_IO, "libguestfs: cannot choose its backend: %s",
+              guestfs_last_error (g) ? guestfs_last_error (g) : "");
+    guestfs_close (g);
+    return NULL;
+  }
+  return g;
+}
+
 /* "1.48.6": the libguestfs hvconvert is linked with. */
 static const char *
 guestfs_version_text (void)

@@ -160,6 +160,12 @@ enum hv_accel hv_accelerator (void);
  * settings(): "force_tcg" unless KVM works, then "". */
 const char *hv_guestfs_backend_settings (void);
 
+/* host.c: a libguestfs handle set up as every appliance hvconvert
+ * starts must be: backend "direct", with hv_guestfs_backend_settings().
+ * Not launched.  NULL after reporting. */
+struct guestfs_h;
+struct guestfs_h *hv_guestfs_new (void);
+
 /* ------------------------------------------------------------------ */
 /* profile.c: machine profiles.  One QEMU process per VM; argv built
  * as an array. */

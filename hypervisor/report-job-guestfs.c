@@ -119,18 +119,12 @@ install (guestfs_h *g, struct hv_report_job *j)
 int
 job_install_guestfs (const char *overlay, struct hv_report_job *j)
 {
-  char *settings[] = { (char *) hv_guestfs_backend_settings (), NULL };
-  guestfs_h *g = guestfs_create ();
+  guestfs_h *g = hv_guestfs_new ();
   int r = -1;
 
-  if (g == NULL) {
-    hv_error (HV_E_IO, "libguestfs: cannot create a handle: %m");
+  if (g == NULL)
     return -1;
-  }
-  if (guestfs_set_backend (g, "direct") == 0 &&
-      guestfs_set_backend_settings (g, settings[0][0] ? settings
-                                    : settings + 1) == 0 &&
-      guestfs_add_drive_opts (g, overlay, GUESTFS_ADD_DRIVE_OPTS_FORMAT,
+  if (guestfs_add_drive_opts (g, overlay, GUESTFS_ADD_DRIVE_OPTS_FORMAT,
                               "qcow2", -1) == 0 &&
       guestfs_launch (g) == 0)
     r = install (g, j);

@@ -18,8 +18,8 @@
  * larger files (up to the caller's MAX) are downloaded. */
 #define READ_CHUNK (2u << 20)
 
-static const char *
-last_error (guestfs_h *g)
+const char *
+inj_guestfs_error (void *g)
 {
   const char *e = guestfs_last_error (g);
   return e ? e : "unknown libguestfs error";
@@ -34,7 +34,7 @@ gfs_exists (void *ctx, const char *path)
   if (r == 0)
     r = guestfs_exists (g, path);
   if (r == -1)
-    hv_error (HV_E_IO, "%s: %s", path, last_error (g));
+    hv_error (HV_E_IO, "%s: %s", path, inj_guestfs_error (g));
   return r;
 }
 
@@ -45,7 +45,7 @@ gfs_is_dir (void *ctx, const char *path)
   int r = guestfs_is_dir_opts (g, path, GUESTFS_IS_DIR_OPTS_FOLLOWSYMLINKS,
                                1, -1);
   if (r == -1)
-    hv_error (HV_E_IO, "%s: %s", path, last_error (g));
+    hv_error (HV_E_IO, "%s: %s", path, inj_guestfs_error (g));
   return r;
 }
 
@@ -59,7 +59,7 @@ gfs_pread (void *ctx, const char *path, size_t count, off_t offset,
   if (count > READ_CHUNK)
     count = READ_CHUNK;
   if ((data = guestfs_pread (g, path, (int) count, offset, len)) == NULL) {
-    hv_error (HV_E_IO, "%s: %s", path, last_error (g));
+    hv_error (HV_E_IO, "%s: %s", path, inj_guestfs_error (g));
     return NULL;
   }
   /* libguestfs's buffer has no terminating NUL. */
@@ -81,7 +81,7 @@ gfs_read (void *ctx, const char *path, size_t max, size_t *len)
   size_t got;
 
   if (size == -1) {
-    hv_error (HV_E_IO, "%s: %s", path, last_error (g));
+    hv_error (HV_E_IO, "%s: %s", path, inj_guestfs_error (g));
     return NULL;
   }
   if ((uint64_t) size > max || (uint64_t) size > READ_CHUNK) {
@@ -103,7 +103,7 @@ gfs_download (void *ctx, const char *path, const char *host_path)
 
   if (guestfs_download (g, path, host_path) == -1) {
     hv_error (HV_E_IO, "%s: cannot copy it out of the guest: %s", path,
-              last_error (g));
+              inj_guestfs_error (g));
     return -1;
   }
   return 0;
@@ -123,7 +123,7 @@ gfs_ls (void *ctx, const char *path)
   size_t n = 0;
 
   if (v == NULL) {
-    hv_error (HV_E_IO, "%s: %s", path, last_error (g));
+    hv_error (HV_E_IO, "%s: %s", path, inj_guestfs_error (g));
     return NULL;
   }
   while (v[n])
@@ -144,7 +144,7 @@ gfs_readlink (void *ctx, const char *path)
     return NULL;
   }
   if ((t = link == 1 ? guestfs_readlink (g, path) : NULL) == NULL)
-    hv_error (HV_E_IO, "%s: %s", path, last_error (g));
+    hv_error (HV_E_IO, "%s: %s", path, inj_guestfs_error (g));
   return t;
 }
 

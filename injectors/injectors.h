@@ -411,8 +411,10 @@ void inj_session_close (struct inj_session *s);
 void *inj_session_handle (struct inj_session *s);
 char *const *inj_session_devices (struct inj_session *s);
 
-/* fs-guestfs.c: the inj_fs over the guestfs handle G. */
+/* fs-guestfs.c: the inj_fs over the guestfs handle G; the handle's
+ * last error for messages (never NULL). */
 void inj_fs_guestfs (void *g, struct inj_fs *fs);
+const char *inj_guestfs_error (void *g);
 
 /* plan-apply.c: perform P in the appliance (handle G). */
 int plan_apply (void *g, const struct inj_plan *p);

@@ -13,13 +13,6 @@
 
 #include "injectors.h"
 
-static const char *
-gerr (guestfs_h *g)
-{
-  const char *e = guestfs_last_error (g);
-  return e ? e : "unknown libguestfs error";
-}
-
 /* Keep PATH as BACKUP (if PATH exists and BACKUP does not). */
 static int
 keep_backup (guestfs_h *g, const struct inj_step *s)
@@ -96,12 +89,12 @@ plan_apply (void *handle, const struct inj_plan *p)
     hv_debug ("step %zu: %s", i + 1, s->why);
     if (apply_step (g, s) == -1) {
       hv_error (HV_E_IO, "step %zu (%s): %s: %s; the disks are unchanged",
-                i + 1, s->why, s->path, gerr (g));
+                i + 1, s->why, s->path, inj_guestfs_error (g));
       return -1;
     }
   }
   if (guestfs_sync (g) == -1) {
-    hv_error (HV_E_IO, "libguestfs: %s", gerr (g));
+    hv_error (HV_E_IO, "libguestfs: %s", inj_guestfs_error (g));
     return -1;
   }
   return 0;

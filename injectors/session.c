@@ -31,13 +31,6 @@ struct inj_session {
   bool *skip;               /* per pair: not mountable, left out */
 };
 
-static const char *
-gerr (guestfs_h *g)
-{
-  const char *e = guestfs_last_error (g);
-  return e ? e : "unknown libguestfs error";
-}
-
 /* The QEMU format name of DISK: inject commits into VHD and raw disks,
  * the two our own writers handle. */
 static int
@@ -99,7 +92,7 @@ add_disks (struct inj_session *s, bool dry_run)
     if (guestfs_add_drive_opts (s->g, s->overlays[i],
                                 GUESTFS_ADD_DRIVE_OPTS_FORMAT, "qcow2",
                                 -1) == -1) {
-      hv_error (HV_E_IO, "%s: %s", s->disks[i], gerr (s->g));
+      hv_error (HV_E_IO, "%s: %s", s->disks[i], inj_guestfs_error (s->g));
       return -1;
     }
   }
@@ -109,30 +102,23 @@ add_disks (struct inj_session *s, bool dry_run)
 static int
 launch (struct inj_session *s, bool dry_run)
 {
-  const char *settings = hv_guestfs_backend_settings ();
-  char *list[] = { (char *) settings, NULL };
   const double start = now_seconds ();
 
-  if ((s->g = guestfs_create ()) == NULL) {
-    hv_error (HV_E_IO, "libguestfs: cannot create a handle: %m");
+  if ((s->g = hv_guestfs_new ()) == NULL)
     return -1;
-  }
   /* Errors are reported once, by us, with the disk named. */
   guestfs_set_error_handler (s->g, NULL, NULL);
-  if (guestfs_set_backend (s->g, "direct") == -1 ||
-      guestfs_set_backend_settings (s->g, settings[0] ? list
-                                    : list + 1) == -1 ||
-      add_disks (s, dry_run) == -1)
+  if (add_disks (s, dry_run) == -1)
     return -1;
   if (guestfs_launch (s->g) == -1) {
     hv_error (HV_E_IO, "libguestfs could not start its appliance: %s",
-              gerr (s->g));
+              inj_guestfs_error (s->g));
     return -1;
   }
   hv_debug ("appliance started in %.1f s (%s)", now_seconds () - start,
-            settings[0] ? settings : "kvm");
+            hv_guestfs_backend_settings ()[0] ? "force_tcg" : "kvm");
   if ((s->devices = guestfs_list_devices (s->g)) == NULL) {
-    hv_error (HV_E_IO, "libguestfs: %s", gerr (s->g));
+    hv_error (HV_E_IO, "libguestfs: %s", inj_guestfs_error (s->g));
     return -1;
   }
   return 0;
@@ -158,7 +144,7 @@ choose_root (struct inj_session *s, const struct inj_opts *o)
   size_t n = 0;
 
   if (roots == NULL) {
-    hv_error (HV_E_IO, "libguestfs inspection failed: %s", gerr (s->g));
+    hv_error (HV_E_IO, "libguestfs inspection failed: %s", inj_guestfs_error (s->g));
     return NULL;
   }
   while (roots[n])
@@ -223,12 +209,12 @@ mount_all (struct inj_session *s, bool ro)
        * not stop the enlightenment of the system. */
       if (strcmp (mp[i], "/") == 0 || !ro) {
         hv_error (HV_E_IO, "%s: cannot mount %s on %s%s: %s", s->disks[0],
-                  mp[i + 1], mp[i], ro ? " read-only" : "", gerr (s->g));
+                  mp[i + 1], mp[i], ro ? " read-only" : "", inj_guestfs_error (s->g));
         return -1;
       }
       hv_warning (HV_E_IO, "%s: %s (%s) not mounted: %s; files there are "
                   "neither read nor changed", s->disks[0], mp[i],
-                  mp[i + 1], gerr (s->g));
+                  mp[i + 1], inj_guestfs_error (s->g));
       s->skip[i / 2] = true;
     }
   return 0;
@@ -268,7 +254,7 @@ inspect (struct inj_session *s, const struct inj_opts *o)
   }
   if ((s->mountpoints = guestfs_inspect_get_mountpoints (g, gu->root))
       == NULL) {
-    hv_error (HV_E_IO, "%s: %s", gu->root, gerr (g));
+    hv_error (HV_E_IO, "%s: %s", gu->root, inj_guestfs_error (g));
     return -1;
   }
   return mount_all (s, true);
@@ -337,7 +323,7 @@ inj_session_apply (struct inj_session *s, const struct inj_plan *p)
   const double start = now_seconds ();
 
   if (guestfs_umount_all (s->g) == -1) {
-    hv_error (HV_E_IO, "libguestfs: %s", gerr (s->g));
+    hv_error (HV_E_IO, "libguestfs: %s", inj_guestfs_error (s->g));
     return -1;
   }
   if (mount_all (s, false) == -1 || plan_apply (s->g, p) == -1)
@@ -346,7 +332,7 @@ inj_session_apply (struct inj_session *s, const struct inj_plan *p)
    * overlays, and only now may they be committed. */
   if (guestfs_umount_all (s->g) == -1 || guestfs_shutdown (s->g) == -1) {
     hv_error (HV_E_IO, "libguestfs could not finish writing: %s",
-              gerr (s->g));
+              inj_guestfs_error (s->g));
     return -1;
   }
   hv_debug ("plan applied in the appliance in %.1f s",
