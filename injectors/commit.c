@@ -152,17 +152,38 @@ copy_range (int ofd, const char *overlay, const struct range *r,
   return 0;
 }
 
-static int
-target_open (const char *disk, struct target *t)
+/* The QEMU format name of DISK: inject commits into VHD and raw disks,
+ * the two our own writers handle. */
+int
+inj_disk_format (const char *disk, const char **qemu_format)
 {
   struct disk *d = importer_open (disk, NULL, 0);
-  bool is_vhd = d && strcmp (d->ops->name, "vhd") == 0;
+  const char *name;
 
   if (d == NULL)
     return -1;
+  name = d->ops->name;
+  *qemu_format = strcmp (name, "vhd") == 0 ? "vpc"
+               : strcmp (name, "raw") == 0 ? "raw" : NULL;
   disk_close (d);
+  if (*qemu_format == NULL) {
+    hv_error (HV_E_UNSUPPORTED, "%s: a %s image: inject changes VHD and raw "
+              "disks only (convert it first with hvconvert disk)", disk,
+              name);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+target_open (const char *disk, struct target *t)
+{
+  const char *fmt;
+
+  if (inj_disk_format (disk, &fmt) == -1)
+    return -1;
   *t = (struct target) { .fd = -1, .name = disk };
-  if (is_vhd)
+  if (strcmp (fmt, "vpc") == 0)
     return (t->vhd = vhd_open (disk, VHD_OPEN_WRITE)) ? 0 : -1;
   if ((t->fd = open (disk, O_WRONLY | O_CLOEXEC)) == -1) {
     hv_error (HV_E_IO, "%s: %m", disk);

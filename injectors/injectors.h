@@ -423,6 +423,9 @@ int plan_apply (void *g, const struct inj_plan *p);
  * the overlay; an interrupted commit is completed by
  * inj_finish_pending(DISK) on the next run (refused in a dry run). */
 int inj_commit_overlay (const char *overlay, const char *disk);
+/* The QEMU format name of DISK ("vpc" or "raw"): inject changes only
+ * the formats our own writers handle; -1 after reporting another. */
+int inj_disk_format (const char *disk, const char **qemu_format);
 int inj_finish_pending (const char *disk, bool dry_run);
 
 /* stable-name.c: a guest device name ("/dev/hda2", "/dev/vdb",

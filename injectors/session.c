@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 
 #include "hypervisor.h"
-#include "importers.h"
 #include "injectors.h"
 
 struct inj_session {
@@ -30,29 +29,6 @@ struct inj_session {
   char **mountpoints;       /* pairs "mountpoint", "device" */
   bool *skip;               /* per pair: not mountable, left out */
 };
-
-/* The QEMU format name of DISK: inject commits into VHD and raw disks,
- * the two our own writers handle. */
-static int
-disk_format (const char *disk, const char **qemu_format)
-{
-  struct disk *d = importer_open (disk, NULL, 0);
-  const char *name;
-
-  if (d == NULL)
-    return -1;
-  name = d->ops->name;
-  *qemu_format = strcmp (name, "vhd") == 0 ? "vpc"
-               : strcmp (name, "raw") == 0 ? "raw" : NULL;
-  disk_close (d);
-  if (*qemu_format == NULL) {
-    hv_error (HV_E_UNSUPPORTED, "%s: a %s image: inject changes VHD and raw "
-              "disks only (convert it first with hvconvert disk)", disk,
-              name);
-    return -1;
-  }
-  return 0;
-}
 
 /* The overlay of DISK: a hidden file beside it (the commit renames it,
  * so it must be on the same file system). */
@@ -78,7 +54,7 @@ add_disks (struct inj_session *s, bool dry_run)
   for (size_t i = 0; i < s->n; i++) {
     const char *fmt;
     if (inj_finish_pending (s->disks[i], dry_run) == -1 ||
-        disk_format (s->disks[i], &fmt) == -1)
+        inj_disk_format (s->disks[i], &fmt) == -1)
       return -1;
     if ((s->overlays[i] = overlay_name (s->disks[i])) == NULL) {
       hv_error (HV_E_NOMEM, "out of memory");
