@@ -603,12 +603,23 @@ write_append (struct add *a, int in, uint64_t size)
 }
 
 /* Can the chosen way handle this image? */
+/* The segment formats hvconvert can write (re-encode) as well as read. */
+static const char *const encodable[] = { "cpio", "gzip", "lzma", "xz",
+                                         "zstd" };
+
+bool
+initramfs_method_writable (const char *method)
+{
+  for (size_t i = 0; i < ARRAY_SIZE (encodable); i++)
+    if (strcmp (method, encodable[i]) == 0)
+      return true;
+  return false;
+}
+
 static int
 check_method (const struct add *a)
 {
   const char *m = a->layout.segments.ptr[a->layout.segments.len - 1].method;
-  static const char *const encodable[] = { "cpio", "gzip", "lzma", "xz",
-                                           "zstd" };
 
   if (a->r->how == INITRAMFS_APPEND && !a->layout.appendable) {
     hv_error (HV_E_UNSUPPORTED, "%s: its last segment is %s: a segment "
@@ -619,9 +630,8 @@ check_method (const struct add *a)
   }
   if (a->r->how == INITRAMFS_APPEND)
     return 0;
-  for (size_t i = 0; i < ARRAY_SIZE (encodable); i++)
-    if (strcmp (m, encodable[i]) == 0)
-      return 0;
+  if (initramfs_method_writable (m))
+    return 0;
   hv_error (HV_E_UNSUPPORTED, "%s: its last segment is %s, which hvconvert "
             "cannot re-encode", a->r->image, m);
   return -1;

@@ -220,6 +220,10 @@ int initramfs_list (const char *image, struct string_vector *members);
 int initramfs_scan (const char *image, struct string_vector *members,
                     struct initramfs_layout *layout);
 void initramfs_layout_free (struct initramfs_layout *layout);
+/* Can hvconvert write a segment of METHOD ("zstd", ...) back, as the
+ * default repack does?  (It reads more than it writes: lz4, bzip2, lzo
+ * only the guest's own tool can produce.) */
+bool initramfs_method_writable (const char *method);
 
 enum initramfs_output {
   INITRAMFS_REPACK,       /* the last segment re-encoded with the new

@@ -225,10 +225,6 @@ note_result (struct inj_plan *plan, const char *kver, const char *image,
 static int rebuild_kernel (const char *kver, const char *image,
                            const char *tool, struct inj_plan *plan);
 
-/* Segment formats hvconvert can read but not write back: the guest's
- * own tool must rebuild such an image. */
-static const char *const unwritable[] = { "lz4", "bzip2", "lzo" };
-
 /* The format of the image's last segment if hvconvert cannot rewrite
  * it, else NULL; "" when the image cannot be read (reported). */
 static const char *
@@ -239,10 +235,11 @@ unwritable_method (const char *copy)
 
   if (initramfs_scan (copy, NULL, &layout) == -1)
     return "";
-  for (size_t i = 0; layout.segments.len && i < ARRAY_SIZE (unwritable); i++)
-    if (strcmp (layout.segments.ptr[layout.segments.len - 1].method,
-                unwritable[i]) == 0)
-      m = unwritable[i];
+  if (layout.segments.len) {
+    const char *last = layout.segments.ptr[layout.segments.len - 1].method;
+    if (!initramfs_method_writable (last))
+      m = last;   /* a static name, not the layout's */
+  }
   initramfs_layout_free (&layout);
   return m;
 }
