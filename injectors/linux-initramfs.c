@@ -114,10 +114,19 @@ index_path (const char *dir, const char *name, bool have)
 }
 
 /* The names in V, space-separated; module paths as their names
- * ("kernel/drivers/hv/hv_vmbus.ko" -> "hv_vmbus"). */
-static void
-join (FILE *f, const struct string_vector *v)
+ * ("kernel/drivers/hv/hv_vmbus.ko" -> "hv_vmbus").  NULL on out of
+ * memory (reported). */
+static char *
+names (const struct string_vector *v)
 {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream (&text, &len);
+
+  if (f == NULL) {
+    hv_error (HV_E_NOMEM, "out of memory");
+    return NULL;
+  }
   for (size_t i = 0; i < v->len; i++) {
     const char *s = strrchr (v->ptr[i], '/') ? strrchr (v->ptr[i], '/') + 1
       : v->ptr[i];
@@ -125,6 +134,12 @@ join (FILE *f, const struct string_vector *v)
     fprintf (f, "%s%.*s", i ? " " : "", (int) (ko ? ko - s : (int) strlen (s)),
              s);
   }
+  if (fclose (f) != 0) {
+    free (text);
+    hv_error (HV_E_NOMEM, "out of memory");
+    return NULL;
+  }
+  return text;
 }
 
 /* Is ENTRY (a name, or a path as modules.dep has it) module NAME?  '-'
@@ -179,45 +194,26 @@ note_result (struct inj_plan *plan, const char *kver, const char *image,
              const struct initramfs_result *r)
 {
   struct string_vector missing = { 0 };
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f;
-  int ret = 0;
+  CLEANUP_FREE char *present = names (&r->present);
+  CLEANUP_FREE char *builtin = names (&r->builtin);
+  CLEANUP_FREE char *absent = NULL;
+  int ret = present && builtin ? 0 : -1;
 
-  if (r->present.len || r->builtin.len) {
-    if ((f = open_memstream (&text, &len)) == NULL)
-      return -1;
-    if (r->present.len) {
-      fputs ("already has ", f);
-      join (f, &r->present);
-    }
-    if (r->builtin.len) {
-      fputs (r->present.len ? "; built into the kernel: " : "built into the "
-             "kernel: ", f);
-      join (f, &r->builtin);
-    }
-    fclose (f);
-    ret = plan_note (plan, INJ_NOTE_INFO, "kernel %s, %s: %s", kver, image,
-                     text ? text : "");
-    free (text);
-  }
+  if (ret == 0 && (r->present.len || r->builtin.len))
+    ret = plan_note (plan, INJ_NOTE_INFO, "kernel %s, %s: %s%s%s%s%s", kver,
+                     image, r->present.len ? "already has " : "", present,
+                     r->present.len && r->builtin.len ? "; " : "",
+                     r->builtin.len ? "built into the kernel: " : "",
+                     builtin);
   for (size_t i = 0; ret == 0 && i < r->missing.len; i++)
     if (!replaced (r, r->missing.ptr[i]) &&
         string_vector_append (&missing, r->missing.ptr[i]) == -1)
       ret = -1;
-  if (ret == 0 && missing.len) {
-    text = NULL;
-    if ((f = open_memstream (&text, &len)) == NULL)
-      ret = -1;
-    else {
-      join (f, &missing);
-      fclose (f);
-      ret = plan_note (plan, INJ_NOTE_WARN, "kernel %s has no module %s: "
-                       "%s cannot be added", kver, text,
-                       missing.len > 1 ? "those drivers" : "that driver");
-      free (text);
-    }
-  }
+  if (ret == 0 && missing.len)
+    ret = (absent = names (&missing)) == NULL ? -1
+      : plan_note (plan, INJ_NOTE_WARN, "kernel %s has no module %s: %s "
+                   "cannot be added", kver, absent,
+                   missing.len > 1 ? "those drivers" : "that driver");
   free (missing.ptr);   /* the strings belong to R */
   return ret;
 }
@@ -316,16 +312,10 @@ plan_kernel (struct inj_guest *g, const struct inj_opts *o, const char *kver,
   if (res.changed && o->initramfs == INJ_INITRAMFS_REBUILD)
     r = rebuild_kernel (kver, image, tool, plan);
   else if (res.changed) {
-    char *list = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream (&list, &len);
-    if (f) {
-      join (f, &res.added);
-      fclose (f);
-    }
-    r = plan_upload (plan, image, out, 0644, backup, "add %s to the "
-                     "initramfs of kernel %s", list ? list : "modules", kver);
-    free (list);
+    CLEANUP_FREE char *added = names (&res.added);
+    r = added == NULL ? -1
+      : plan_upload (plan, image, out, 0644, backup, "add %s to the "
+                     "initramfs of kernel %s", added, kver);
   }
  out:
   for (size_t i = 0; i < ARRAY_SIZE (index_files); i++)
