@@ -10,7 +10,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 
 packages=(
   build-essential autoconf automake libtool pkg-config perl
-  libxml2-dev libarchive-dev zlib1g-dev libssl-dev libcmocka-dev
+  libxml2-dev libarchive-dev zlib1g-dev libdeflate-dev libssl-dev libcmocka-dev
   qemu-utils libvhdi-utils clang python3 time
   # libvhdi's Python binding: an independent VHDX reader for the tests.
   python3-libvhdi

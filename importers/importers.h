@@ -47,6 +47,15 @@ enum {
 struct disk *importer_open (const char *filename, const char *format,
                             unsigned flags);
 
+/* inflate.c: decode IN (LEN bytes: one whole deflate stream, raw or
+ * zlib-wrapped, perhaps followed by padding) into exactly WANT bytes at
+ * OUT, never writing past OUT + WANT.  The fast path only: returns -1,
+ * reporting nothing, for anything but an exact fill, and the caller
+ * decodes again with zlib for the verdict and the message. */
+enum inflate_wrap { INFLATE_RAW, INFLATE_ZLIB };
+int inflate_whole (enum inflate_wrap wrap, const void *in, size_t len,
+                   void *out, size_t want);
+
 /* related.c: files named inside an image (backing files, parents,
  * extents).  NAME is resolved against the directory of BASE, the image
  * that names it; a name that leads outside that directory (absolute,

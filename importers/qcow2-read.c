@@ -403,7 +403,8 @@ inflate_error (struct qcow2 *q, const struct cluster *c, const char *what,
 
 /* Inflate the compressed cluster C into OUT, exactly one cluster: the
  * output never goes past it.  Input past the end of the file is not
- * there (the last stream's sectors may be cut), so it is not read. */
+ * there (the last stream's sectors may be cut), so it is not read.
+ * The fast whole-buffer decoder goes first; zlib decides the rest. */
 static int
 inflate_cluster (struct qcow2 *q, struct decoder *dec,
                  const struct cluster *c, uint8_t *out)
@@ -418,6 +419,8 @@ inflate_cluster (struct qcow2 *q, struct decoder *dec,
               PRIu64 ": %m", q->d.filename, c->host);
     return -1;
   }
+  if (inflate_whole (INFLATE_RAW, dec->in, n, out, q->cluster_size) == 0)
+    return 0;
   dec->z.next_in = dec->in;
   dec->z.avail_in = n;
   dec->z.next_out = out;

@@ -535,15 +535,19 @@ vmdk_sparse_lookup (struct vmdk_sparse *s, uint64_t g, uint64_t max,
 /* Reading grains. */
 
 /* Inflate the zlib stream IN (LEN bytes) into exactly WANT bytes at OUT;
- * never writes past OUT + WANT. */
+ * never writes past OUT + WANT.  The fast whole-buffer decoder goes
+ * first; zlib gives the verdict on anything it does not take. */
 static int
 inflate_grain (struct vmdk_sparse *s, const uint8_t *in, size_t len,
                uint8_t *out, size_t want, uint64_t g)
 {
   z_stream z = { .next_in = (uint8_t *) in, .avail_in = (uInt) len,
                  .next_out = out, .avail_out = (uInt) want };
-  int r = inflateInit (&z);
+  int r;
 
+  if (inflate_whole (INFLATE_ZLIB, in, len, out, want) == 0)
+    return 0;
+  r = inflateInit (&z);
   if (r != Z_OK) {
     hv_error (HV_E_NOMEM, "%s: zlib: %s", s->label, zError (r));
     return -1;
