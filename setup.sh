@@ -41,6 +41,8 @@ packages=(
   # images of tests/test-injectors-initramfs.c; kmod's depmod writes the
   # module indexes inject adds, and its modprobe checks them.
   lz4 kmod
+  # test-no-sync.sh watches the flushing system calls.
+  strace
   # The Windows injector's tests: xorriso builds the integration
   # services ISO the XP case reads.
   xorriso

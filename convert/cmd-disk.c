@@ -25,6 +25,8 @@ static const char usage_text[] =
   "  --allow-outside-paths  follow backing files and extents named by SRC\n"
   "                         outside its directory\n"
   "  --force                replace DST if it exists\n"
+  "  --no-sync              do not wait for DST to reach the disk (no\n"
+  "                         fsync): faster, not crash-safe\n"
   "  -v, --verbose          debug messages\n"
   "  --machine-readable[=FD]  JSON events on FD (default: stdout)\n"
   "  -h, --help             this help\n";
@@ -34,7 +36,7 @@ struct disk_args {
   const char *format;           /* NULL: detect */
   enum vhd_type type;
   uint32_t block_size;          /* 0: not given */
-  bool force;
+  unsigned output_flags;        /* OUTPUT_* */
   unsigned open_flags;          /* IMPORTER_* */
 };
 
@@ -43,6 +45,7 @@ enum {
   OPT_BLOCK_SIZE,
   OPT_FORMAT,
   OPT_FORCE,
+  OPT_NO_SYNC,
   OPT_ALLOW_OUTSIDE,
 };
 
@@ -51,6 +54,7 @@ static const struct option long_options[] = {
   { "block-size", required_argument, NULL, OPT_BLOCK_SIZE },
   { "format", required_argument, NULL, OPT_FORMAT },
   { "force", no_argument, NULL, OPT_FORCE },
+  { "no-sync", no_argument, NULL, OPT_NO_SYNC },
   { "allow-outside-paths", no_argument, NULL, OPT_ALLOW_OUTSIDE },
   COMMON_LONG_OPTIONS,
   { NULL, 0, NULL, 0 },
@@ -76,7 +80,10 @@ disk_option (struct disk_args *a, int c, const char *arg)
     a->format = arg;
     return 0;
   case OPT_FORCE:
-    a->force = true;
+    a->output_flags |= OUTPUT_FORCE;
+    return 0;
+  case OPT_NO_SYNC:
+    a->output_flags |= OUTPUT_NO_SYNC;
     return 0;
   case OPT_ALLOW_OUTSIDE:
     a->open_flags |= IMPORTER_ALLOW_OUTSIDE;
@@ -173,7 +180,7 @@ convert_disk (const struct disk_args *a)
   int r = -1;
 
   if (src && vhd_check_size (a->src, src->size) == 0 &&
-      output_begin (&out, a->dst, a->force) == 0) {
+      output_begin (&out, a->dst, a->output_flags) == 0) {
     emit_start (a, src);
     if (copy_to_new_vhd (src, &out, a->type, a->block_size, &st) == 0 &&
         output_commit (&out) == 0)

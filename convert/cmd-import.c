@@ -37,6 +37,8 @@ static const char usage_text[] =
   "  --inject               enlighten the guest (see hvconvert inject)\n"
   "  --verify               boot the result under QEMU and record the verdict\n"
   "  --force                replace OUTDIR/NAME if it exists\n"
+  "  --no-sync              do not wait for the files to reach the disk\n"
+  "                         (no fsync): faster, not crash-safe\n"
   "  -v, --verbose          debug messages\n"
   "  --machine-readable[=FD]  JSON events on FD (default: stdout)\n"
   "  -h, --help             this help\n";
@@ -49,14 +51,15 @@ struct import_args {
   const char *outdir, *name, *source_format;
   enum vhd_type type;
   enum undo_action undo;
-  bool discard_saved_state, force, inject, verify;
-  unsigned open_flags;
+  bool discard_saved_state, inject, verify;
+  unsigned open_flags;          /* IMPORTER_* */
+  unsigned output_flags;        /* OUTPUT_* */
 };
 
 enum {
   OPT_NAME = OPT_SUBCOMMAND_FIRST, OPT_TYPE, OPT_SOURCE_FORMAT,
   OPT_DISCARD_SAVED_STATE, OPT_UNDO_DISKS, OPT_ALLOW_OUTSIDE, OPT_INJECT,
-  OPT_VERIFY, OPT_FORCE,
+  OPT_VERIFY, OPT_FORCE, OPT_NO_SYNC,
 };
 
 static const struct option long_options[] = {
@@ -70,6 +73,7 @@ static const struct option long_options[] = {
   { "inject", no_argument, NULL, OPT_INJECT },
   { "verify", no_argument, NULL, OPT_VERIFY },
   { "force", no_argument, NULL, OPT_FORCE },
+  { "no-sync", no_argument, NULL, OPT_NO_SYNC },
   COMMON_LONG_OPTIONS,
   { NULL, 0, NULL, 0 },
 };
@@ -98,7 +102,8 @@ import_option (struct import_args *a, int c, const char *arg)
   case OPT_ALLOW_OUTSIDE: a->open_flags |= IMPORTER_ALLOW_OUTSIDE; return 0;
   case OPT_INJECT: a->inject = true; return 0;
   case OPT_VERIFY: a->verify = true; return 0;
-  case OPT_FORCE: a->force = true; return 0;
+  case OPT_FORCE: a->output_flags |= OUTPUT_FORCE; return 0;
+  case OPT_NO_SYNC: a->output_flags |= OUTPUT_NO_SYNC; return 0;
   case OPT_TYPE:
     if ((i = option_keyword ("type", arg, type_names)) == -1)
       return -1;
@@ -448,7 +453,7 @@ import_machine (const struct import_args *a, struct vm *vm)
   int r = -1, status = 0;
 
   if (check_name (vm->name) == 0 &&
-      outdir_begin (&o, a->outdir, vm->name, a->force) == 0 &&
+      outdir_begin (&o, a->outdir, vm->name, a->output_flags) == 0 &&
       (disks = import_disks (&io, &o, vm)) != NULL &&
       (!a->inject || (injected = inject_machine (&o, vm)) != NULL) &&
       (!a->verify || (verdict = verify_machine (&o, vm, &status)) != NULL) &&

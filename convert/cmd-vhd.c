@@ -150,7 +150,7 @@ create_run (const struct create_args *a)
   struct disk *d;
   int r = -1;
 
-  if (output_begin (&out, a->file, a->force) == 0 &&
+  if (output_begin (&out, a->file, a->force ? OUTPUT_FORCE : 0) == 0 &&
       (d = vhd_create (out.tmp, &o)) != NULL) {
     r = disk_flush (d);
     disk_close (d);

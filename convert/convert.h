@@ -143,17 +143,27 @@ struct output {
   int dirfd;         /* the target directory */
   int fd;            /* the temporary, read-only, once output_fd() ran */
   bool force;        /* replace an existing DST */
+  bool no_sync;      /* --no-sync: rename without fsync (see output.c) */
   bool committed;
 };
 
-/* Check DST (an existing DST without FORCE is refused with HV_E_EXISTS,
- * an unwritable directory with HV_E_IO) and choose the temporary's name;
- * creates nothing.  Returns 0 or -1 after reporting. */
-int output_begin (struct output *o, const char *dst, bool force);
+/* Flags of output_begin and outdir_begin. */
+enum {
+  OUTPUT_FORCE = 1u,        /* replace an existing output (--force) */
+  OUTPUT_NO_SYNC = 2u,      /* no fsync before and after the rename
+                             * (--no-sync) */
+};
+
+/* Check DST (an existing DST without OUTPUT_FORCE is refused with
+ * HV_E_EXISTS, an unwritable directory with HV_E_IO) and choose the
+ * temporary's name; creates nothing.  FLAGS: OUTPUT_*.  Returns 0 or -1
+ * after reporting. */
+int output_begin (struct output *o, const char *dst, unsigned flags);
 /* A descriptor of the temporary (after the caller created it), for
  * fsync and writeback hints; owned by O.  -1 after reporting. */
 int output_fd (struct output *o);
-/* fsync the temporary, rename it to DST, fsync the directory. */
+/* fsync the temporary, rename it to DST, fsync the directory (no
+ * fsync with no_sync). */
 int output_commit (struct output *o);
 /* Remove the temporary unless committed, and free O.  Accepts an output
  * that output_begin failed on. */
@@ -182,12 +192,13 @@ struct outdir {
   char *final;       /* PARENT/NAME */
   char *tmp;         /* the temporary directory */
   bool force;        /* replace an existing PARENT/NAME */
+  bool no_sync;      /* --no-sync: no fsync of files or directories */
   bool committed;
 };
 /* Create PARENT if needed and the temporary directory; refuses an
  * existing PARENT/NAME unless FORCE.  0 or -1 after reporting. */
 int outdir_begin (struct outdir *o, const char *parent, const char *name,
-                  bool force);
+                  unsigned flags);
 /* The path of FILE in the temporary directory (malloc'd). */
 char *outdir_path (const struct outdir *o, const char *file);
 /* Write TEXT as FILE in the temporary directory, fsync'd. */
@@ -287,7 +298,7 @@ int vhd_convert_cmd (int argc, char **argv);     /* vhd-convert.c */
 /* vhd-convert.c: the VHD FILE (through its parents) copied to a new VHD
  * OUT of TYPE (enum vhd_type), atomically.  0 or -1 after reporting. */
 int write_vhd_copy (const char *file, const char *out, int type,
-                    uint32_t block_size, bool force);
+                    uint32_t block_size, unsigned output_flags);
 int vhd_expand_cmd (int argc, char **argv);      /* vhd-expand.c */
 int vhd_merge_cmd (int argc, char **argv);       /* vhd-merge.c */
 int vhd_diff_cmd (int argc, char **argv);        /* vhd-diff.c */

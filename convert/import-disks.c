@@ -27,7 +27,7 @@ import_create_vhd (const struct import_opts *io, const struct outdir *o,
   char *path = outdir_path (o, file);
   const struct vhd_create_opts vo = {
     .type = io->type, .size = size, .block_size = VHD_DEFAULT_BLOCK,
-    .final_name = file,
+    .final_name = file, .no_sync = o->no_sync,
   };
   struct disk *v = NULL;
 

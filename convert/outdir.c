@@ -3,7 +3,8 @@
  * A machine is written into a hidden temporary directory beside its
  * final place (".NAME.hvconvert-XXXXXX" in OUTDIR), every file fsync'd
  * as it is closed, then the directory is fsync'd and renamed to
- * OUTDIR/NAME in one step, and OUTDIR fsync'd.  A failure or a signal
+ * OUTDIR/NAME in one step, and OUTDIR fsync'd (no fsync with --no-sync,
+ * as in output.c).  A failure or a signal
  * removes the temporary directory, so no half-written machine is ever
  * found under its name.  Only files are put inside (no subfolders), so
  * removal is a flat loop.
@@ -19,11 +20,12 @@
 
 int
 outdir_begin (struct outdir *o, const char *parent, const char *name,
-              bool force)
+              unsigned flags)
 {
+  const bool force = flags & OUTPUT_FORCE;
   struct stat st;
 
-  *o = (struct outdir) { .force = force };
+  *o = (struct outdir) { .force = force, .no_sync = flags & OUTPUT_NO_SYNC };
   if (asprintf (&o->final, "%s/%s", parent, name) == -1 ||
       asprintf (&o->tmp, "%s/.%s.hvconvert-XXXXXX", parent, name) == -1) {
     o->final = o->tmp = NULL;
@@ -79,7 +81,7 @@ outdir_write (const struct outdir *o, const char *file, const char *text)
   if (path && fd == -1)
     hv_error (HV_E_IO, "%s: %m", path);
   else if (fd >= 0 && (full_write (fd, text, strlen (text)) == -1 ||
-                       fsync (fd) == -1))
+                       (!o->no_sync && fsync (fd) == -1)))
     hv_error (HV_E_IO, "%s: writing: %m", path);
   else if (fd >= 0)
     r = 0;
@@ -139,7 +141,7 @@ outdir_commit (struct outdir *o)
   int r;
 
   if (parent == NULL || hv_check_interrupted () == -1 ||
-      fsync_path (o->tmp) == -1) {
+      (!o->no_sync && fsync_path (o->tmp) == -1)) {
     free (parent);
     return -1;
   }
@@ -152,7 +154,7 @@ outdir_commit (struct outdir *o)
     o->committed = true;
     slash = strrchr (parent, '/');
     *slash = '\0';
-    r = fsync_path (*parent ? parent : "/");
+    r = o->no_sync ? 0 : fsync_path (*parent ? parent : "/");
   }
   free (parent);
   return r;

@@ -3,7 +3,10 @@
  * An output is written under a hidden temporary name in its target
  * directory, then fsync'd and renamed into place, and the directory
  * fsync'd, so a crash or a failure never leaves a file under the final
- * name that looks finished.  The temporary lives in the same directory
+ * name that looks finished.  With --no-sync (o->no_sync) the fsyncs are
+ * left out: a failure or a signal still leaves nothing finished-looking,
+ * but a crash of the machine soon after may; that is the user's choice,
+ * for pipelines that sync once at the end.  The temporary lives in the same directory
  * (same file system: rename is atomic) and its name does not end in
  * .vhd.  Signal handlers only set a flag; the temporary is removed by
  * the normal failure path of the code that was interrupted.
@@ -105,13 +108,15 @@ temp_names (struct output *o, const char *dir)
 }
 
 int
-output_begin (struct output *o, const char *dst, bool force)
+output_begin (struct output *o, const char *dst, unsigned flags)
 {
   CLEANUP_FREE char *copy1 = strdup (dst);
   CLEANUP_FREE char *copy2 = strdup (dst);
   const char *dir;
 
-  *o = (struct output) { .dirfd = -1, .fd = -1, .force = force };
+  *o = (struct output) { .dirfd = -1, .fd = -1,
+                         .force = flags & OUTPUT_FORCE,
+                         .no_sync = flags & OUTPUT_NO_SYNC };
   if (copy1 == NULL || copy2 == NULL ||
       (o->final = strdup (dst)) == NULL ||
       (o->final_base = strdup (basename (copy1))) == NULL) {
@@ -119,7 +124,7 @@ output_begin (struct output *o, const char *dst, bool force)
     return -1;
   }
   dir = dirname (copy2);
-  if (check_destination (dst, force) == -1 ||
+  if (check_destination (dst, o->force) == -1 ||
       open_directory (o, dir) == -1 ||
       temp_names (o, dir) == -1)
     return -1;
@@ -177,11 +182,11 @@ int
 output_commit (struct output *o)
 {
   if (hv_check_interrupted () == -1 ||
-      fsync_temporary (o) == -1 ||
+      (!o->no_sync && fsync_temporary (o) == -1) ||
       rename_into_place (o) == -1)
     return -1;
   o->committed = true;
-  if (full_fsync (o->dirfd) == -1) {
+  if (!o->no_sync && full_fsync (o->dirfd) == -1) {
     hv_error (HV_E_IO, "%s: fsync of its directory: %m", o->final);
     return -1;
   }

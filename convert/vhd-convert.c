@@ -11,23 +11,27 @@
 
 static const char usage_text[] =
   "Usage: hvconvert vhd convert FILE OUT --type dynamic|fixed\n"
-  "       [--block-size N] [--force]\n"
+  "       [--block-size N] [--force] [--no-sync]\n"
   "Write the content of the VHD FILE (a differencing disk with its\n"
   "parents) to a new VHD OUT of the given type.  FILE is not changed.\n"
   "\n"
   "  --type TYPE        dynamic or fixed (required)\n"
   "  --block-size N     dynamic block size, 512K to 256M (default 2M)\n"
   "  --force            replace OUT if it exists\n"
+  "  --no-sync          do not wait for OUT to reach the disk (no fsync)\n"
   "  -v, --verbose      debug messages\n"
   "  --machine-readable[=FD]  JSON-lines events on FD\n"
   "  -h, --help         this help\n";
 
-enum { OPT_TYPE = OPT_SUBCOMMAND_FIRST, OPT_BLOCK_SIZE, OPT_FORCE };
+enum {
+  OPT_TYPE = OPT_SUBCOMMAND_FIRST, OPT_BLOCK_SIZE, OPT_FORCE, OPT_NO_SYNC,
+};
 
 static const struct option long_options[] = {
   { "type", required_argument, NULL, OPT_TYPE },
   { "block-size", required_argument, NULL, OPT_BLOCK_SIZE },
   { "force", no_argument, NULL, OPT_FORCE },
+  { "no-sync", no_argument, NULL, OPT_NO_SYNC },
   COMMON_LONG_OPTIONS,
   { NULL, 0, NULL, 0 },
 };
@@ -35,7 +39,7 @@ static const struct option long_options[] = {
 struct convert_args {
   int type;                   /* enum vhd_type; VHD_TYPE_NONE: not given */
   uint32_t block_size;
-  bool force;
+  unsigned output_flags;      /* OUTPUT_* */
 };
 
 static int
@@ -49,7 +53,10 @@ convert_option (void *ctx, int c, const char *arg)
   case OPT_BLOCK_SIZE:
     return option_block_size (arg, &a->block_size);
   case OPT_FORCE:
-    a->force = true;
+    a->output_flags |= OUTPUT_FORCE;
+    return 0;
+  case OPT_NO_SYNC:
+    a->output_flags |= OUTPUT_NO_SYNC;
     return 0;
   default:
     usage_error ("vhd convert", "unexpected option");
@@ -64,7 +71,7 @@ static const struct command_line command = {
 
 int
 write_vhd_copy (const char *file, const char *out_name, int type,
-                uint32_t block_size, bool force)
+                uint32_t block_size, unsigned output_flags)
 {
   struct output out = { .dirfd = -1, .fd = -1 };
   struct copy_stats st;
@@ -74,7 +81,7 @@ write_vhd_copy (const char *file, const char *out_name, int type,
   if (src && vhd_disk_footer (src)->saved_state)
     hv_warning (HV_E_UNSUPPORTED, "%s: the saved-state flag is set: the "
                 "copy is the disk as it is in the file", file);
-  if (src && output_begin (&out, out_name, force) == 0 &&
+  if (src && output_begin (&out, out_name, output_flags) == 0 &&
       copy_to_new_vhd (src, &out, type, block_size, &st) == 0 &&
       output_commit (&out) == 0)
     r = 0;
@@ -104,5 +111,5 @@ vhd_convert_cmd (int argc, char **argv)
   if (r != 0)
     return r == 1 ? HV_EXIT_OK : HV_EXIT_USAGE;
   return exit_status (write_vhd_copy (args[0], args[1], a.type,
-                                      a.block_size, a.force));
+                                      a.block_size, a.output_flags));
 }

@@ -159,6 +159,6 @@ vhd_merge_cmd (int argc, char **argv)
     return r == 1 ? HV_EXIT_OK : HV_EXIT_USAGE;
   if (a.output)
     return exit_status (write_vhd_copy (child, a.output, VHD_TYPE_DYNAMIC,
-                                        0, a.force));
+                                        0, a.force ? OUTPUT_FORCE : 0));
   return exit_status (merge_into (child, &a));
 }

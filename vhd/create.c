@@ -206,9 +206,10 @@ fill_and_write (int fd, const char *file, const struct vhd_create_opts *o)
 
 /* Messages name the file the user will see, not the temporary. */
 static struct disk *
-open_created (const char *filename, const char *shown)
+open_created (const char *filename, const char *shown, bool no_sync)
 {
-  struct disk *d = vhd_open (filename, VHD_OPEN_WRITE);
+  struct disk *d = vhd_open (filename, VHD_OPEN_WRITE |
+                             (no_sync ? VHD_OPEN_NOSYNC : 0));
   char *name;
 
   if (d && shown && (name = strdup (shown)) != NULL) {
@@ -240,5 +241,5 @@ vhd_create (const char *filename, const struct vhd_create_opts *o)
     return NULL;
   }
   close (fd);
-  return open_created (filename, o->final_name);
+  return open_created (filename, o->final_name, o->no_sync);
 }

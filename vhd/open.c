@@ -404,6 +404,7 @@ vhd_new (const char *filename, unsigned flags)
   v->path = strdup (filename);
   v->d.sector_size = VHD_SECTOR;
   v->d.writable = flags & VHD_OPEN_WRITE;
+  v->no_sync = flags & VHD_OPEN_NOSYNC;
   pthread_mutex_init (&v->bitmap_lock, NULL);
   if (v->d.filename == NULL || v->path == NULL) {
     free (v->d.filename);

@@ -77,7 +77,7 @@ vhd_flush (struct disk *d)
 
   if (vhd_flush_metadata (v) == -1)
     return -1;
-  if (full_fsync (v->fd) == -1) {
+  if (!v->no_sync && full_fsync (v->fd) == -1) {
     hv_error (HV_E_IO, "%s: fsync: %m", d->filename);
     return -1;
   }

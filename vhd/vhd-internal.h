@@ -39,6 +39,7 @@ struct vhd {
   bool bat_dirty;
   uint32_t dirty_lo, dirty_hi;   /* BAT entries changed: [lo, hi) */
   bool footer_dirty;
+  bool no_sync;               /* VHD_OPEN_NOSYNC */
 
   /* One cached sector bitmap (differencing reads and writes).  Reads
    * may run in several threads at once: they take a copy under the

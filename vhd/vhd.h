@@ -119,6 +119,7 @@ struct vhd_create_opts {
   uint32_t block_size;        /* 0 = VHD_DEFAULT_BLOCK */
   const char *parent;         /* VHD_TYPE_DIFF only */
   const char *final_name;     /* optional, see above */
+  bool no_sync;               /* flush does not fsync: see VHD_OPEN_NOSYNC */
 };
 struct disk *vhd_create (const char *filename,
                          const struct vhd_create_opts *o);
@@ -129,6 +130,9 @@ struct disk *vhd_create (const char *filename,
 #define VHD_OPEN_WRITE    1u  /* open read-write (never the parents) */
 #define VHD_OPEN_NOPARENT 2u  /* do not open a differencing parent (for
                                * info); reads that need it then fail */
+#define VHD_OPEN_NOSYNC   4u  /* flush writes the metadata but does not
+                               * fsync: the caller syncs, or chose not to
+                               * (--no-sync) */
 struct disk *vhd_open (const char *filename, unsigned flags);
 
 /* Probe: does this open file look like a VHD (a valid footer at the end,
