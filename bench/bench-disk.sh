@@ -11,10 +11,10 @@
 # directory; nothing is dropped from the page cache.  `sync` runs before
 # every timed run (untimed) so that one run's dirty pages are not written
 # back during the next.  hvconvert fsyncs its output before renaming it
-# into place (that is in its time); qemu-img does not fsync, so it is
-# also timed with a `sync FILE` after it ("qemu-img+sync"), and two
-# ratios are printed: against qemu-img as is, and against the durable
-# qemu-img+sync.
+# into place (that is in its time); qemu-img does not fsync.  So two
+# like-for-like ratios are printed (see compare in lib.sh): hvconvert
+# against qemu-img followed by `sync FILE`, and hvconvert --no-sync
+# against qemu-img as is.
 #
 # Usage: bench/bench-disk.sh [-n RUNS] [-d DIR] [-k]
 #   -n RUNS  runs per tool and variant (default 5)

@@ -8,9 +8,10 @@
 # streamOptimized VMDK, a
 # compressed QCOW2, a dynamic VDI and a dynamic VHDX.  Each is converted
 # into a dynamic VHD by both tools, alternating, N runs each; the median
-# wall time and peak RSS of each tool and the ratios ours/qemu (plain,
-# and against qemu-img followed by `sync FILE`, since hvconvert fsyncs
-# its output before renaming it) are printed.
+# wall time and peak RSS of each tool and the two like-for-like ratios
+# ours/qemu are printed: hvconvert (which fsyncs its output before the
+# rename) against qemu-img followed by `sync FILE`, and hvconvert
+# --no-sync against qemu-img as is (see compare in lib.sh).
 # Targets: ratio <= 0.6 for the compressed sources (vmdk-so, qcow2-c),
 # <= 0.8 for the others; peak RSS <= 128 MiB.
 #
