@@ -81,7 +81,7 @@ outdir_write (const struct outdir *o, const char *file, const char *text)
   if (path && fd == -1)
     hv_error (HV_E_IO, "%s: %m", path);
   else if (fd >= 0 && (full_write (fd, text, strlen (text)) == -1 ||
-                       (!o->no_sync && fsync (fd) == -1)))
+                       (!o->no_sync && full_fsync (fd) == -1)))
     hv_error (HV_E_IO, "%s: writing: %m", path);
   else if (fd >= 0)
     r = 0;
@@ -95,7 +95,7 @@ static int
 fsync_path (const char *path)
 {
   int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  int r = fd == -1 ? -1 : fsync (fd);
+  int r = fd == -1 ? -1 : full_fsync (fd);
 
   if (fd >= 0)
     close (fd);
