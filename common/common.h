@@ -201,6 +201,8 @@ bool events_enabled (void);
 struct json;
 struct json *json_new (const char *event);
 void json_str (struct json *j, const char *key, const char *value);
+/* VALUE as a string, or null when VALUE is NULL (json_str gives ""). */
+void json_str_or_null (struct json *j, const char *key, const char *value);
 void json_u64 (struct json *j, const char *key, uint64_t value);
 void json_double (struct json *j, const char *key, double value);
 void json_bool (struct json *j, const char *key, bool value);

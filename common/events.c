@@ -107,6 +107,15 @@ json_str (struct json *j, const char *k, const char *value)
 }
 
 void
+json_str_or_null (struct json *j, const char *k, const char *value)
+{
+  if (value)
+    json_str (j, k, value);
+  else
+    json_raw (j, k, NULL);
+}
+
+void
 json_u64 (struct json *j, const char *k, uint64_t value)
 {
   char num[32];

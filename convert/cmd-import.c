@@ -312,10 +312,8 @@ make_report (const struct vm *vm, const char *disks, const char *inject,
   char sha[65];
 
   json_str (j, "hvconvert_version", PACKAGE_VERSION);
-  if (description_sha256 (vm, sha))
-    json_str (j, "source_sha256", sha);
-  else
-    json_raw (j, "source_sha256", NULL);
+  json_str_or_null (j, "source_sha256",
+                    description_sha256 (vm, sha) ? sha : NULL);
   json_raw (j, "disks", disks);
   json_raw (j, "inject", inject);
   json_raw (j, "verify", verify);

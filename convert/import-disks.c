@@ -51,10 +51,7 @@ import_disk_report (const struct vm_disk *d, const char *source,
   json_u64 (j, "bytes_read", st->bytes_read);
   json_u64 (j, "bytes_written", st->bytes_written);
   json_double (j, "seconds", st->seconds);
-  if (sha256)
-    json_str (j, "sha256", sha256);
-  else
-    json_raw (j, "sha256", NULL);
+  json_str_or_null (j, "sha256", sha256);
   return json_end (j);
 }
 

@@ -7,16 +7,6 @@
 
 #include "convert.h"
 
-/* A string, or null. */
-static void
-str_or_null (struct json *j, const char *key, const char *value)
-{
-  if (value)
-    json_str (j, key, value);
-  else
-    json_raw (j, key, NULL);
-}
-
 /* Append the object text OBJ (freed; NULL: it failed) to the array
  * text *ARR of *LEN bytes.  -1 on failure. */
 static int
@@ -47,11 +37,11 @@ disk_json (const struct vm_disk *d)
     json_u64 (j, "controller", d->controller);
     json_u64 (j, "slot", d->slot);
   }
-  str_or_null (j, "source", d->path);
-  str_or_null (j, "format", d->format);
-  str_or_null (j, "undo_disk", d->undo);
-  str_or_null (j, "host_drive", d->host_drive);
-  str_or_null (j, "output", d->output);
+  json_str_or_null (j, "source", d->path);
+  json_str_or_null (j, "format", d->format);
+  json_str_or_null (j, "undo_disk", d->undo);
+  json_str_or_null (j, "host_drive", d->host_drive);
+  json_str_or_null (j, "output", d->output);
   return json_end (j);
 }
 
@@ -60,9 +50,9 @@ nic_json (const struct vm_nic *n)
 {
   struct json *j = json_new (NULL);
 
-  str_or_null (j, "mac", n->mac);
-  str_or_null (j, "network", n->network);
-  str_or_null (j, "model", n->model);
+  json_str_or_null (j, "mac", n->mac);
+  json_str_or_null (j, "network", n->network);
+  json_str_or_null (j, "model", n->model);
   json_bool (j, "synthetic", n->synthetic);
   return json_end (j);
 }
@@ -125,11 +115,11 @@ vm_json (const struct vm *vm, const char *report)
             : "bios");
   json_u64 (j, "memory", vm->memory);
   json_u64 (j, "vcpus", vm->vcpus);
-  str_or_null (j, "guest_os", vm->guest_os);
-  str_or_null (j, "guest_tools", vm->guest_tools);
+  json_str_or_null (j, "guest_os", vm->guest_os);
+  json_str_or_null (j, "guest_tools", vm->guest_tools);
   json_str (j, "source", vm->source);
   json_str (j, "source_format", vm->source_format);
-  str_or_null (j, "saved_state", vm->saved_state);
+  json_str_or_null (j, "saved_state", vm->saved_state);
   json_raw (j, "disks", disks);
   json_raw (j, "nics", nics);
   json_str_array (j, "warnings", vm->warnings.ptr, vm->warnings.len);

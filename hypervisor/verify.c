@@ -518,15 +518,6 @@ hv_verify_result_free (struct hv_verify_result *r)
   free (r->report_job);
 }
 
-static void
-str_or_null (struct json *j, const char *key, const char *value)
-{
-  if (value)
-    json_str (j, key, value);
-  else
-    json_raw (j, key, NULL);
-}
-
 char *
 hv_verify_json (const struct vm *vm, const struct hv_verify_opts *o,
                 const struct hv_verify_result *r)
@@ -541,12 +532,12 @@ hv_verify_json (const struct vm *vm, const struct hv_verify_opts *o,
   json_str (j, "accelerator", hv_accel_name (r->accel));
   json_double (j, "seconds", r->seconds);
   json_raw (j, "report", r->report_json);
-  str_or_null (j, "report_job", r->report_job);
-  str_or_null (j, "log_dir", r->log_dir);
-  str_or_null (j, "console_log", r->console_log);
-  str_or_null (j, "report_log", r->report_log);
-  str_or_null (j, "firmware_log", r->firmware_log);
-  str_or_null (j, "screenshot", r->screenshot);
-  str_or_null (j, "last_console_lines", r->last_lines);
+  json_str_or_null (j, "report_job", r->report_job);
+  json_str_or_null (j, "log_dir", r->log_dir);
+  json_str_or_null (j, "console_log", r->console_log);
+  json_str_or_null (j, "report_log", r->report_log);
+  json_str_or_null (j, "firmware_log", r->firmware_log);
+  json_str_or_null (j, "screenshot", r->screenshot);
+  json_str_or_null (j, "last_console_lines", r->last_lines);
   return json_end (j);
 }
