@@ -28,13 +28,15 @@ static const uint64_t region_offsets[2] = { 192 * KiB, 256 * KiB };
 /* ---------------------------------------------------------------- */
 /* GUIDs and checksums. */
 
+/* VHDX names GUIDs in braces (parent_linkage), common's guid_format
+ * does not. */
 void
 vhdx_guid_format (const uint8_t g[16], char out[VHDX_GUID_TEXT])
 {
-  snprintf (out, VHDX_GUID_TEXT,
-            "{%08" PRIx32 "-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x}",
-            load_le32 (g), load_le16 (g + 4), load_le16 (g + 6),
-            g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+  char plain[37];
+
+  guid_format (g, plain);
+  snprintf (out, VHDX_GUID_TEXT, "{%s}", plain);
 }
 
 static int
