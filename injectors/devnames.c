@@ -23,6 +23,8 @@
  *                              lvm-pv-uuid- names, which do not
  *                              depend on the disk
  *   /dev/disk/by-path/...      the bus path changes
+ *                              (stable-name.c can rewrite a by-id or
+ *                              by-path "-partN" of a one-disk guest)
  *
  * Left alone: /dev/mapper/..., /dev/VG/LV, /dev/md*, UUID=, LABEL=,
  * PARTUUID=, /dev/disk/by-uuid and by-label, CD-ROMs and floppies

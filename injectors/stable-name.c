@@ -9,6 +9,12 @@
  * they were given to inject, so the Nth disk of the guest's naming is
  * the Nth disk here; its partition's file system UUID (or label) is what
  * the configuration should say instead.
+ *
+ * /dev/disk/by-id and by-path names say which disk by its serial or bus
+ * position, both of which change, and udev adds "-partN" for partition
+ * N.  Only when the guest has one disk is it clear which disk that was,
+ * so only then is partition N of it what they name (a CD-ROM's by-id
+ * name has no -partN and is never taken for the disk).
  */
 #include <config.h>
 
@@ -108,6 +114,43 @@ inj_parse_device (const char *name, unsigned *disk, unsigned *part)
        : parse_numbered (name, disk, part);
 }
 
+int
+inj_parse_udev_part (const char *name, unsigned *part)
+{
+  const char *base = NULL, *suffix = NULL, *end;
+  long p;
+
+  if (strncmp (name, "/dev/disk/by-id/", 16) == 0)
+    base = name + 16;
+  else if (strncmp (name, "/dev/disk/by-path/", 18) == 0)
+    base = name + 18;
+  if (base == NULL || strchr (base, '/') != NULL)
+    return -1;
+  for (const char *s = base; (s = strstr (s, "-part")) != NULL; s++)
+    suffix = s;
+  if (suffix == NULL || suffix == base ||
+      (p = number (suffix + 5, &end)) <= 0 || end == suffix + 5 ||
+      *end != '\0')
+    return -1;
+  *part = (unsigned) p;
+  return 0;
+}
+
+/* The guest's disk and partition that GUEST_DEVICE names, of NDISKS;
+ * -1 if it names none we can tell. */
+static int
+guest_partition (const char *guest_device, size_t ndisks, unsigned *disk,
+                 unsigned *part)
+{
+  if (inj_parse_device (guest_device, disk, part) == 0)
+    return *disk < ndisks ? 0 : -1;
+  if (ndisks == 1 && inj_parse_udev_part (guest_device, part) == 0) {
+    *disk = 0;
+    return 0;
+  }
+  return -1;
+}
+
 /* "UUID=..." or "LABEL=..." of the appliance device DEV; NULL if it has
  * neither. */
 static char *
@@ -149,11 +192,9 @@ inj_stable_name (void *ctx, const char *guest_device)
       return NULL;
     return r;
   }
-  if (inj_parse_device (guest_device, &disk, &part) == -1)
-    return NULL;
   while (devices && devices[n])
     n++;
-  if (disk >= n)
+  if (guest_partition (guest_device, n, &disk, &part) == -1)
     return NULL;
   if (part == 0)
     snprintf (dev, sizeof dev, "%s", devices[disk]);

@@ -7,7 +7,8 @@
 # with the Hyper-V and IDE drivers.
 #  - before: verify --profile gen1 says root-not-found (status 13);
 #  - inject --dry-run prints the plan (the drivers for the initramfs, the
-#    hook that keeps them) and changes nothing (sha256), leaves nothing;
+#    hook that keeps them, fstab's by-id root rewritten to its UUID) and
+#    changes nothing (sha256), leaves nothing;
 #  - inject: the VHD passes vhd check; the initramfs, taken out of the
 #    disk with debugfs and listed with lsinitramfs (both independent of
 #    hvconvert), holds hv_vmbus, hv_storvsc, hv_netvsc, hv_utils and
@@ -91,6 +92,7 @@ paths = [s["path"] for s in r["plan"]["steps"]]
 assert "/boot/initrd.img-" + sys.argv[2] in paths, paths
 s = [s for s in r["plan"]["steps"] if s["path"].startswith("/boot/initrd")][0]
 assert s["backup"].endswith(".pre-hvconvert"), s
+assert "/etc/fstab" in paths, paths
 PY
 assert_eq "$(sha256sum <"$tmp/noide.vhd")" "$sha" "the VHD after a dry run"
 assert_eq "$(leftovers)" "" "files left by the dry run"
@@ -115,6 +117,18 @@ lsinitramfs "$tmp/initrd.new" >"$tmp/members" 2>&1 ||
 for m in hv_vmbus hv_storvsc hv_netvsc hv_utils ata_piix libata virtio_blk; do
   grep -q "/$m\.ko" "$tmp/members" || fail "$m.ko not in the initramfs: $(cat "$tmp/members")"
 done
+# fstab's by-id root (a one-disk guest: partition 1 of its disk) is now
+# the file system's UUID, as debugfs reads it.
+fs_uuid=$(debugfs -R stats "$tmp/noide.img?offset=1048576" 2>/dev/null |
+            sed -n 's/^Filesystem UUID: *//p')
+"$QEMU_IMG" convert -f vpc -O raw "$tmp/noide.vhd" "$tmp/noide.raw"
+debugfs -R "cat /etc/fstab" "$tmp/noide.raw?offset=1048576" \
+  >"$tmp/fstab" 2>/dev/null
+rm -f "$tmp/noide.raw"
+[[ -n $fs_uuid ]] || fail "no file system UUID in the sample"
+grep -q "^UUID=$fs_uuid / ext4" "$tmp/fstab" ||
+  fail "fstab's root is not UUID=$fs_uuid: $(cat "$tmp/fstab")"
+grep -q "by-id" "$tmp/fstab" && fail "fstab still names by-id: $(cat "$tmp/fstab")"
 grep -q "initrd.img-$kver.pre-hvconvert" "$tmp/noide.boot" ||
   fail "the old initramfs was not kept: $(cat "$tmp/noide.boot")"
 mkdir "$tmp/unpacked"

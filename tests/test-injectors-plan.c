@@ -77,6 +77,43 @@ test_parse_device (void **state)
   }
 }
 
+/* by-id and by-path names of partitions: the number after the last
+ * "-part"; whole disks, other directories and junk are refused. */
+static void
+test_parse_udev_part (void **state)
+{
+  static const struct {
+    const char *name;
+    int ok;
+    unsigned part;
+  } cases[] = {
+    { "/dev/disk/by-id/ata-VBOX_HARDDISK_VB2d7c4a1e-1f9a3b62-part1", 0, 1 },
+    { "/dev/disk/by-id/scsi-36000c29f1a2b3c4d5e6f708192a3b4c5-part12", 0, 12 },
+    { "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4-part3", 0, 3 },
+    { "/dev/disk/by-path/pci-0000:00:10.0-scsi-0:0:0:0-part2", 0, 2 },
+    { "/dev/disk/by-id/usb-a-part-b-part4", 0, 4 },
+    { "/dev/disk/by-id/ata-VBOX_CD-ROM_VB2-01700376", -1, 0 },
+    { "/dev/disk/by-id/ata-VBOX_HARDDISK_VB2d7c4a1e-1f9a3b62", -1, 0 },
+    { "/dev/disk/by-id/x-part0", -1, 0 },
+    { "/dev/disk/by-id/x-part", -1, 0 },
+    { "/dev/disk/by-id/x-part1a", -1, 0 },
+    { "/dev/disk/by-id/-part1", -1, 0 },
+    { "/dev/disk/by-id/x-part99999999999", -1, 0 },
+    { "/dev/disk/by-id/sub/x-part1", -1, 0 },
+    { "/dev/disk/by-uuid/x-part1", -1, 0 },
+    { "/dev/sda1", -1, 0 },
+  };
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    unsigned p = 99;
+    int r = inj_parse_udev_part (cases[i].name, &p);
+    if (r != cases[i].ok)
+      fail_msg ("%s: %d, expected %d", cases[i].name, r, cases[i].ok);
+    if (r == 0 && p != cases[i].part)
+      fail_msg ("%s: part %u", cases[i].name, p);
+  }
+}
+
 static void
 test_sysconfig_kernel (void **state)
 {
@@ -192,6 +229,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_plan_steps_and_json),
     cmocka_unit_test (test_parse_device),
+    cmocka_unit_test (test_parse_udev_part),
     cmocka_unit_test (test_sysconfig_kernel),
     cmocka_unit_test_setup_teardown (test_fs_dir, setup_tree, teardown_tree),
   };
