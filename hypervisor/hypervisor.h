@@ -166,6 +166,18 @@ const char *hv_guestfs_backend_settings (void);
 struct guestfs_h;
 struct guestfs_h *hv_guestfs_new (void);
 
+/* guestfs-mounts.c: guestfs_inspect_get_mountpoints of ROOT (pairs
+ * "mountpoint", "device"; the caller frees each string and the list),
+ * with "/" as ROOT itself whatever the guest's fstab calls it, and a
+ * /dev/disk/by-id or by-path "-partN" name as partition N of the
+ * appliance's disk when it has one.  NULL on a libguestfs error (its
+ * message is guestfs_last_error). */
+char **hv_guestfs_mountpoints (struct guestfs_h *g, const char *root);
+/* A /dev/disk/by-id or by-path name of a partition ("...-part2") as its
+ * partition number; -1 for any other name.  Which disk it was is known
+ * only when the guest has one. */
+int hv_udev_partition (const char *name, unsigned *part);
+
 /* ------------------------------------------------------------------ */
 /* profile.c: machine profiles.  One QEMU process per VM; argv built
  * as an array. */

@@ -99,7 +99,7 @@ install (guestfs_h *g, struct hv_report_job *j)
            strcmp (type, "linux") != 0)
     snprintf (j->how, sizeof j->how, "a %s guest: the report job is for "
               "Linux guests", type);
-  else if ((mp = guestfs_inspect_get_mountpoints (g, roots[0])) == NULL ||
+  else if ((mp = hv_guestfs_mountpoints (g, roots[0])) == NULL ||
            mount_all (g, mp) == -1)
     r = -1;
   else {

@@ -436,10 +436,6 @@ int inj_finish_pending (const char *disk, bool dry_run);
  * "/dev/cciss/c0d0p1", "/dev/nvme0n1p2") as disk index and partition
  * number (0: the whole disk); -1 if it is not such a name. */
 int inj_parse_device (const char *name, unsigned *disk, unsigned *part);
-/* A /dev/disk/by-id or by-path name of a partition ("...-part2") as its
- * partition number; -1 for any other name.  Which disk it was is known
- * only when the guest has one. */
-int inj_parse_udev_part (const char *name, unsigned *part);
 /* The inj_guest.stable_name of a session (CTX is the session). */
 char *inj_stable_name (void *ctx, const char *guest_device);
 

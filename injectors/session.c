@@ -228,8 +228,7 @@ inspect (struct inj_session *s, const struct inj_opts *o)
     hv_error (HV_E_NOMEM, "out of memory");
     return -1;
   }
-  if ((s->mountpoints = guestfs_inspect_get_mountpoints (g, gu->root))
-      == NULL) {
+  if ((s->mountpoints = hv_guestfs_mountpoints (g, gu->root)) == NULL) {
     hv_error (HV_E_IO, "%s: %s", gu->root, inj_guestfs_error (g));
     return -1;
   }

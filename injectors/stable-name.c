@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "injectors.h"
+#include "hypervisor.h"
 
 /* Disk letters "a".."z", "aa".. -> 0, 1, ..; -1 if not letters. */
 static int
@@ -114,28 +115,6 @@ inj_parse_device (const char *name, unsigned *disk, unsigned *part)
        : parse_numbered (name, disk, part);
 }
 
-int
-inj_parse_udev_part (const char *name, unsigned *part)
-{
-  const char *base = NULL, *suffix = NULL, *end;
-  long p;
-
-  if (strncmp (name, "/dev/disk/by-id/", 16) == 0)
-    base = name + 16;
-  else if (strncmp (name, "/dev/disk/by-path/", 18) == 0)
-    base = name + 18;
-  if (base == NULL || strchr (base, '/') != NULL)
-    return -1;
-  for (const char *s = base; (s = strstr (s, "-part")) != NULL; s++)
-    suffix = s;
-  if (suffix == NULL || suffix == base ||
-      (p = number (suffix + 5, &end)) <= 0 || end == suffix + 5 ||
-      *end != '\0')
-    return -1;
-  *part = (unsigned) p;
-  return 0;
-}
-
 /* The guest's disk and partition that GUEST_DEVICE names, of NDISKS;
  * -1 if it names none we can tell. */
 static int
@@ -144,7 +123,7 @@ guest_partition (const char *guest_device, size_t ndisks, unsigned *disk,
 {
   if (inj_parse_device (guest_device, disk, part) == 0)
     return *disk < ndisks ? 0 : -1;
-  if (ndisks == 1 && inj_parse_udev_part (guest_device, part) == 0) {
+  if (ndisks == 1 && hv_udev_partition (guest_device, part) == 0) {
     *disk = 0;
     return 0;
   }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "injectors.h"
+#include "hypervisor.h"
 
 static void
 test_plan_steps_and_json (void **state)
@@ -77,7 +78,8 @@ test_parse_device (void **state)
   }
 }
 
-/* by-id and by-path names of partitions: the number after the last
+/* hv_udev_partition (hypervisor/guestfs-mounts.c, which stable-name.c
+ * uses): by-id and by-path names of partitions, the number after the last
  * "-part"; whole disks, other directories and junk are refused. */
 static void
 test_parse_udev_part (void **state)
@@ -106,7 +108,7 @@ test_parse_udev_part (void **state)
 
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     unsigned p = 99;
-    int r = inj_parse_udev_part (cases[i].name, &p);
+    int r = hv_udev_partition (cases[i].name, &p);
     if (r != cases[i].ok)
       fail_msg ("%s: %d, expected %d", cases[i].name, r, cases[i].ok);
     if (r == 0 && p != cases[i].part)
