@@ -298,6 +298,12 @@ int linux_plan_devices (struct inj_guest *g, const struct inj_opts *o,
  * when the guest has none. */
 int linux_plan_tools (struct inj_guest *g, const struct inj_opts *o,
                       struct inj_plan *plan);
+/* linux-net.c: when the guest's network configuration names one
+ * adapter by its old slot (ens192, enp0s3, eno1, em1, p2p1), a systemd
+ * .link file gives Hyper-V's adapter (hv_netvsc, otherwise eth0) that
+ * name; several such names, or no systemd udev, are a warning note. */
+int linux_plan_network (struct inj_guest *g, const struct inj_opts *o,
+                        struct inj_plan *plan);
 
 /* devnames.c: the text rewriting behind linux_plan_devices, pure (no
  * guest, no libguestfs), one line syntax per configuration file. */

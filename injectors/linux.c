@@ -290,6 +290,7 @@ inject_linux (struct inj_guest *g, const struct inj_opts *o,
       linux_plan_initramfs (g, o, mods, tool, plan) == -1 ||
       linux_plan_devices (g, o, plan) == -1 ||
       linux_plan_tools (g, o, plan) == -1 ||
+      linux_plan_network (g, o, plan) == -1 ||
       plan_relabel (g, plan) == -1)
     return -1;
   return 0;
