@@ -229,6 +229,10 @@ void import_disk_name (const struct vm *vm, unsigned n, char *file,
 struct disk *import_create_vhd (const struct import_opts *io,
                                 const struct outdir *o, const char *file,
                                 uint64_t size);
+/* A descriptor of FILE in the output directory for the copy's writeback
+ * hints, which only help a file that will be fsync'd: -1 with --no-sync,
+ * or when it cannot be opened (the hints are optional). */
+int import_writeback_fd (const struct outdir *o, const char *file);
 char *import_disk_report (const struct vm_disk *d, const char *source,
                           const char *format, const char *sha256,
                           const struct copy_stats *st);

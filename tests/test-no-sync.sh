@@ -60,6 +60,12 @@ traced convert "$HVCONVERT" vhd convert --no-sync "$tmp/durable.vhd" \
 assert_eq "$(syncs "$tmp/convert.trace")" 0 "flushing calls of vhd convert --no-sync"
 assert_identical "$src" raw "$tmp/converted.vhd"
 
+# import as is flushes the disk, the definitions and the directories.
+traced import-durable "$HVCONVERT" import "$src" -o "$tmp/machines" \
+  --name m0
+n=$(syncs "$tmp/import-durable.trace")
+[[ $n -ge 4 ]] || fail "import: $n flushing calls"
+
 # import --no-sync: the machine directory and its disk.
 traced import "$HVCONVERT" import --no-sync "$src" -o "$tmp/machines" \
   --name m1
