@@ -121,6 +121,10 @@ void cleanup_close (int *fd);
 #define CLEANUP_FREE __attribute__ ((cleanup (cleanup_free)))
 #define CLEANUP_CLOSE __attribute__ ((cleanup (cleanup_close)))
 
+/* Free a NULL-terminated list of malloc'd strings and the list (what
+ * libguestfs returns for a list of strings); NULL is accepted. */
+void strings_free (char **v);
+
 /* ------------------------------------------------------------------ */
 /* Typed vectors: DEFINE_VECTOR (name, type) gives struct name {ptr, len,
  * cap} and name_append() which returns -1 (errno ENOMEM) on failure.

@@ -29,6 +29,14 @@ cleanup_free (void *ptr)
 }
 
 void
+strings_free (char **v)
+{
+  for (size_t i = 0; v && v[i]; i++)
+    free (v[i]);
+  free (v);
+}
+
+void
 cleanup_close (int *fd)
 {
   if (*fd >= 0)

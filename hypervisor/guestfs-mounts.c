@@ -55,14 +55,6 @@ hv_udev_partition (const char *name, unsigned *part)
   return 0;
 }
 
-static void
-free_list (char **v)
-{
-  for (size_t i = 0; v && v[i]; i++)
-    free (v[i]);
-  free (v);
-}
-
 /* The appliance's name for DEVICE (see above; malloc'd), or NULL to keep
  * it.  DISKS: the appliance's disks. */
 static char *
@@ -88,7 +80,7 @@ hv_guestfs_mountpoints (struct guestfs_h *g, const char *root)
   char **disks = mp ? guestfs_list_devices (g) : NULL;
 
   if (disks == NULL) {
-    free_list (mp);
+    strings_free (mp);
     return NULL;
   }
   for (size_t i = 0; mp[i] && mp[i + 1]; i += 2) {
@@ -99,6 +91,6 @@ hv_guestfs_mountpoints (struct guestfs_h *g, const char *root)
       mp[i + 1] = dev;
     }
   }
-  free_list (disks);
+  strings_free (disks);
   return mp;
 }

@@ -33,14 +33,6 @@ init_is_systemd (guestfs_h *g)
   return r;
 }
 
-static void
-free_strings (char **v)
-{
-  for (size_t i = 0; v && v[i]; i++)
-    free (v[i]);
-  free (v);
-}
-
 /* Mount ROOT's file systems, shortest mount point first ("/" before
  * "/usr").  MP is the list of pairs "mountpoint", "device". */
 static int
@@ -110,8 +102,8 @@ install (guestfs_h *g, struct hv_report_job *j)
   }
  out:
   free (type);
-  free_strings (mp);
-  free_strings (roots);
+  strings_free (mp);
+  strings_free (roots);
   free (plan);
   return r;
 }

@@ -70,7 +70,7 @@ struct inj_fs {
   /* Copy the guest file PATH to the host file HOST_PATH. */
   int (*download) (void *ctx, const char *path, const char *host_path);
   /* The names in directory PATH (no "." or ".."), NULL-terminated,
-   * sorted; caller frees with inj_strings_free.  NULL on error. */
+   * sorted; caller frees with strings_free.  NULL on error. */
   char **(*ls) (void *ctx, const char *path);
   /* The target of symbolic link PATH (caller frees); NULL with errno
    * EINVAL, not reported, if PATH is not a link (or does not exist),
@@ -78,7 +78,6 @@ struct inj_fs {
   char *(*readlink) (void *ctx, const char *path);
 };
 
-void inj_strings_free (char **v);
 
 /* fs-dir.c: the guest is the host directory ROOT (for tests). */
 int inj_fs_dir (const char *root, struct inj_fs *fs);

@@ -327,7 +327,7 @@ plan_dir (struct inj_guest *g, struct names *names, struct inj_plan *plan,
   if (r == 0 && list[i])
     r = plan_note (plan, INJ_NOTE_WARN, "%s: only the first %d entries "
                    "were searched for device names", d->dir, MAX_DIR_FILES);
-  inj_strings_free (list);
+  strings_free (list);
   return r;
 }
 

@@ -391,6 +391,6 @@ linux_plan_initramfs (struct inj_guest *g, const struct inj_opts *o,
     else
       r = plan_kernel (g, o, kvers[i], image, mods, tool, plan);
   }
-  inj_strings_free (kvers);
+  strings_free (kvers);
   return r;
 }

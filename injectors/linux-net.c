@@ -341,7 +341,7 @@ scan_dir (struct inj_guest *g, enum syntax syntax, const char *dir,
         snprintf (path, sizeof path, "%s/%s", dir, files[i]) <
         (int) sizeof path)
       r = scan_file (g, syntax, path, out);
-  inj_strings_free (files);
+  strings_free (files);
   return r;
 }
 

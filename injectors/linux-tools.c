@@ -213,7 +213,7 @@ remove_start_links (struct inj_guest *g, struct inj_plan *plan,
                        "%c (the script in /etc/init.d stays)",
                        scripts[k].tools, scripts[k].name, runlevel);
     }
-  inj_strings_free (names);
+  strings_free (names);
   return r;
 }
 

@@ -202,7 +202,7 @@ strings_dup (char *const *v)
     return NULL;
   for (size_t i = 0; i < n; i++)
     if ((d[i] = strdup (v[i])) == NULL) {
-      inj_strings_free (d);
+      strings_free (d);
       return NULL;
     }
   return d;
@@ -219,7 +219,7 @@ plan_command (struct inj_plan *p, char *const *argv, const char *why, ...)
   r = copy ? add_step (p, INJ_STEP_COMMAND, argv[0], NULL, why, ap) : -1;
   va_end (ap);
   if (r == -1) {
-    inj_strings_free (copy);
+    strings_free (copy);
     p->nomem = true;
     return -1;
   }
@@ -255,14 +255,6 @@ plan_free (struct inj_plan *p)
   free (p->steps.ptr);
   free (p->notes.ptr);
   *p = (struct inj_plan) { .nomem = false };
-}
-
-void
-inj_strings_free (char **v)
-{
-  for (size_t i = 0; v && v[i]; i++)
-    free (v[i]);
-  free (v);
 }
 
 /* ------------------------------------------------------------------ */

@@ -153,7 +153,7 @@ choose_root (struct inj_session *s, const struct inj_opts *o)
                 "with --root", s->disks[0], n, list ? list : "");
     free (list);
   }
-  inj_strings_free (roots);
+  strings_free (roots);
   return chosen;
 }
 
@@ -350,9 +350,9 @@ inj_session_close (struct inj_session *s)
     free (s->overlays[i]);
   }
   guest_free (&s->guest);
-  inj_strings_free (s->disks);
-  inj_strings_free (s->devices);
-  inj_strings_free (s->mountpoints);
+  strings_free (s->disks);
+  strings_free (s->devices);
+  strings_free (s->mountpoints);
   free (s->skip);
   free (s->overlays);
   free (s);

@@ -597,7 +597,7 @@ win_set_multi_sz_at (struct win_hive *hv, hive_node_h node,
   bool same = r == 1 && same_list (cur, v);
 
   was = r == 1 ? join (cur) : NULL;
-  inj_strings_free (cur);
+  strings_free (cur);
   if (r == -1 || same || (r == 0 && count (v) == 0))
     return r == -1 ? -1 : 0;
   if (r == 0 && (r = exists_value_at (hv, node, path, name)) == -1)

@@ -44,7 +44,7 @@ find_name (struct inj_fs *fs, const char *dir, const char *name, size_t len,
   for (size_t i = 0; r == 0 && names[i]; i++)
     if (strlen (names[i]) == len && strncasecmp (names[i], name, len) == 0)
       r = copy (dir, names[i], out);
-  inj_strings_free (names);
+  strings_free (names);
   return r;
 }
 

@@ -133,7 +133,7 @@ clean_filters (struct win *w, const struct win_subkey *c, const char *path)
     if (changed)
       r = win_set_multi_sz_at (&w->system, c->node, path, values[i], list,
                                "other hypervisors' filter drivers removed");
-    inj_strings_free (list);
+    strings_free (list);
     if (r == -1)
       return -1;
   }

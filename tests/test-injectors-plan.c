@@ -218,7 +218,7 @@ test_fs_dir (void **state)
   assert_non_null (v);
   assert_string_equal (v[0], "6.1");
   assert_null (v[1]);
-  inj_strings_free (v);
+  strings_free (v);
   s = fs.readlink (fs.ctx, "/lib");
   assert_string_equal (s, "usr/lib");
   free (s);
