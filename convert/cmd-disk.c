@@ -173,7 +173,7 @@ report_done (const struct disk_args *a, const struct copy_stats *st)
 static int
 convert_disk (const struct disk_args *a)
 {
-  struct output out = { .dirfd = -1, .fd = -1 };
+  struct output out = { .dirfd = -1 };
   struct copy_stats st;
   const double start = now_seconds ();
   struct disk *src = importer_open (a->src, a->format, a->open_flags);

@@ -141,7 +141,6 @@ struct output {
   char *tmp_base;    /* its last component, relative to dirfd */
   char *final_base;
   int dirfd;         /* the target directory */
-  int fd;            /* the temporary, read-only, once output_fd() ran */
   bool force;        /* replace an existing DST */
   bool no_sync;      /* --no-sync: rename without fsync (see output.c) */
   bool committed;
@@ -159,9 +158,6 @@ enum {
  * temporary's name; creates nothing.  FLAGS: OUTPUT_*.  Returns 0 or -1
  * after reporting. */
 int output_begin (struct output *o, const char *dst, unsigned flags);
-/* A descriptor of the temporary (after the caller created it), for
- * fsync and writeback hints; owned by O.  -1 after reporting. */
-int output_fd (struct output *o);
 /* fsync the temporary, rename it to DST, fsync the directory (no
  * fsync with no_sync). */
 int output_commit (struct output *o);
@@ -229,10 +225,6 @@ void import_disk_name (const struct vm *vm, unsigned n, char *file,
 struct disk *import_create_vhd (const struct import_opts *io,
                                 const struct outdir *o, const char *file,
                                 uint64_t size);
-/* A descriptor of FILE in the output directory for the copy's writeback
- * hints, which only help a file that will be fsync'd: -1 with --no-sync,
- * or when it cannot be opened (the hints are optional). */
-int import_writeback_fd (const struct outdir *o, const char *file);
 char *import_disk_report (const struct vm_disk *d, const char *source,
                           const char *format, const char *sha256,
                           const struct copy_stats *st);

@@ -8,7 +8,6 @@
  */
 #include <config.h>
 
-#include <fcntl.h>
 #include <stdio.h>
 
 #include "convert.h"
@@ -36,19 +35,6 @@ import_create_vhd (const struct import_opts *io, const struct outdir *o,
     v = vhd_create (path, &vo);
   free (path);
   return v;
-}
-
-int
-import_writeback_fd (const struct outdir *o, const char *file)
-{
-  char *path;
-  int fd;
-
-  if (o->no_sync || (path = outdir_path (o, file)) == NULL)
-    return -1;
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  free (path);
-  return fd;
 }
 
 char *
@@ -80,7 +66,7 @@ convert_one (const struct import_opts *io, const struct outdir *o,
   struct copy_stats st;
   struct copy_opts co = {
     .alloc_unit = io->type == VHD_TYPE_DYNAMIC ? VHD_DEFAULT_BLOCK : 0,
-    .what = file, .writeback_fd = v ? import_writeback_fd (o, file) : -1,
+    .what = file, .writeback_fd = vhd_disk_sync_fd (v),
   };
   char *report = NULL;
 
@@ -89,8 +75,6 @@ convert_one (const struct import_opts *io, const struct outdir *o,
     d->size = s->size;
     report = import_disk_report (d, src, s->ops->name, NULL, &st);
   }
-  if (co.writeback_fd >= 0)
-    close (co.writeback_fd);
   disk_close (v);
   disk_close (s);
   return report;

@@ -116,14 +116,11 @@ extract_and_convert (struct ova_import *x, struct vm_disk *d,
       .alloc_unit = x->io->type == VHD_TYPE_DYNAMIC ? VHD_DEFAULT_BLOCK : 0,
     };
     v = s ? import_create_vhd (x->io, x->o, file, s->size) : NULL;
-    if (v)
-      co.writeback_fd = import_writeback_fd (x->o, file);
+    co.writeback_fd = vhd_disk_sync_fd (v);
     if (v && copy_disk (s, v, &co, st) == 0 && disk_flush (v) == 0) {
       d->size = s->size;
       r = 0;
     }
-    if (co.writeback_fd >= 0)
-      close (co.writeback_fd);
     disk_close (v);
     disk_close (s);
   }

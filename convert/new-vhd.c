@@ -22,15 +22,6 @@ option_vhd_type (const char *arg, int *type)
   return 0;
 }
 
-/* The descriptor for the copy's writeback hints, which only help a file
- * that will be fsync'd: -1 with --no-sync.  -1 after reporting. */
-static int
-writeback_fd (struct output *out, int *fd)
-{
-  *fd = out->no_sync ? -1 : output_fd (out);
-  return out->no_sync || *fd >= 0 ? 0 : -1;
-}
-
 int
 copy_to_new_vhd (struct disk *src, struct output *out, int type,
                  uint32_t block_size, struct copy_stats *st)
@@ -47,7 +38,8 @@ copy_to_new_vhd (struct disk *src, struct output *out, int type,
   struct disk *dst = vhd_create (out->tmp, &vo);
   int r = -1;
 
-  if (dst && writeback_fd (out, &co.writeback_fd) == 0)
+  co.writeback_fd = vhd_disk_sync_fd (dst);
+  if (dst)
     r = copy_disk (src, dst, &co, st);
   if (r == 0)
     r = disk_flush (dst);

@@ -114,7 +114,7 @@ output_begin (struct output *o, const char *dst, unsigned flags)
   CLEANUP_FREE char *copy2 = strdup (dst);
   const char *dir;
 
-  *o = (struct output) { .dirfd = -1, .fd = -1,
+  *o = (struct output) { .dirfd = -1,
                          .force = flags & OUTPUT_FORCE,
                          .no_sync = flags & OUTPUT_NO_SYNC };
   if (copy1 == NULL || copy2 == NULL ||
@@ -132,23 +132,16 @@ output_begin (struct output *o, const char *dst, unsigned flags)
   return 0;
 }
 
-int
-output_fd (struct output *o)
-{
-  if (o->fd == -1) {
-    o->fd = openat (o->dirfd, o->tmp_base, O_RDONLY | O_CLOEXEC);
-    if (o->fd == -1)
-      hv_error (HV_E_IO, "%s: %m", o->tmp);
-  }
-  return o->fd;
-}
-
 static int
 fsync_temporary (struct output *o)
 {
-  if (output_fd (o) == -1)
+  CLEANUP_CLOSE int fd = openat (o->dirfd, o->tmp_base, O_RDONLY | O_CLOEXEC);
+
+  if (fd == -1) {
+    hv_error (HV_E_IO, "%s: %m", o->tmp);
     return -1;
-  if (full_fsync (o->fd) == -1) {
+  }
+  if (full_fsync (fd) == -1) {
     hv_error (HV_E_IO, "%s: fsync: %m", o->tmp);
     return -1;
   }
@@ -199,13 +192,11 @@ output_end (struct output *o)
   if (!o->committed && o->tmp_base && o->dirfd >= 0 &&
       unlinkat (o->dirfd, o->tmp_base, 0) == -1 && errno != ENOENT)
     hv_warning (HV_E_IO, "%s: removing the temporary: %m", o->tmp);
-  if (o->fd >= 0)
-    close (o->fd);
   if (o->dirfd >= 0)
     close (o->dirfd);
   free (o->final);
   free (o->final_base);
   free (o->tmp);
   free (o->tmp_base);
-  *o = (struct output) { .dirfd = -1, .fd = -1 };
+  *o = (struct output) { .dirfd = -1 };
 }

@@ -73,7 +73,7 @@ int
 write_vhd_copy (const char *file, const char *out_name, int type,
                 uint32_t block_size, unsigned output_flags)
 {
-  struct output out = { .dirfd = -1, .fd = -1 };
+  struct output out = { .dirfd = -1 };
   struct copy_stats st;
   struct disk *src = vhd_open (file, 0);
   int r = -1;

@@ -553,3 +553,11 @@ vhd_disk_path (const struct disk *d)
 {
   return vhd_is_vhd (d) ? ((const struct vhd *) d)->path : NULL;
 }
+
+int
+vhd_disk_sync_fd (const struct disk *d)
+{
+  const struct vhd *v = (const struct vhd *) d;
+
+  return vhd_is_vhd (d) && !v->no_sync ? v->fd : -1;
+}

@@ -148,6 +148,10 @@ struct disk *vhd_disk_parent (const struct disk *d);
 uint32_t vhd_disk_blocks_allocated (const struct disk *d);
 uint32_t vhd_disk_blocks_total (const struct disk *d);
 const char *vhd_disk_path (const struct disk *d);   /* resolved path */
+/* D's own descriptor, for starting writeback while it is written
+ * (sync_file_range); -1 when D was opened VHD_OPEN_NOSYNC: nothing will
+ * fsync it, so early writeback gains nothing. */
+int vhd_disk_sync_fd (const struct disk *d);
 
 /* ------------------------------------------------------------------ */
 /* Maintenance of existing VHDs, in place.  Each opens FILENAME itself,
