@@ -283,6 +283,12 @@ void initramfs_result_free (struct initramfs_result *res);
  * configuration files and services.  Both plan only where the guest
  * differs, so a second run plans nothing. */
 
+/* linux.c: 1 if guest file PATH holds exactly TEXT, 0 if it does not
+ * exist or differs (or cannot be read: it is then rewritten), -1 on an
+ * error looking for it. */
+int linux_file_holds (struct inj_guest *g, const char *path,
+                      const char *text);
+
 /* linux-devices.c: device names that will not exist on Hyper-V
  * (/dev/sdX, hdX, vdX, xvdX, cciss, nvme, by-id, by-path) become the
  * stable names g->stable_name gives (UUID= or LABEL=) in fstab,

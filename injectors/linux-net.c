@@ -384,23 +384,6 @@ has_udevd (struct inj_guest *g)
   return r;
 }
 
-/* 1 if guest file PATH holds exactly TEXT, 0 if not, -1 on error. */
-static int
-holds (struct inj_guest *g, const char *path, const char *text)
-{
-  size_t len;
-  char *old;
-  int r = g->fs.exists (g->fs.ctx, path);
-
-  if (r != 1)
-    return r;
-  if ((old = g->fs.read (g->fs.ctx, path, CONFIG_MAX, &len)) == NULL)
-    return -1;
-  r = len == strlen (text) && memcmp (old, text, len) == 0;
-  free (old);
-  return r;
-}
-
 static int
 plan_link (struct inj_guest *g, struct inj_plan *plan, const char *name)
 {
@@ -409,7 +392,7 @@ plan_link (struct inj_guest *g, struct inj_plan *plan, const char *name)
 
   if (text == NULL)
     return plan_note (plan, INJ_NOTE_WARN, "out of memory");
-  if ((r = holds (g, LINK_FILE, text)) != 0)
+  if ((r = linux_file_holds (g, LINK_FILE, text)) != 0)
     return r == 1 ? plan_note (plan, INJ_NOTE_INFO, "network: the Hyper-V "
                                "adapter is named %s already (%s)", name,
                                LINK_FILE) : -1;

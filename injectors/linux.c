@@ -207,6 +207,19 @@ plan_sysconfig_kernel (struct inj_guest *g, const char *const *mods,
                      "(INITRD_MODULES)") == -1 ? -1 : 1;
 }
 
+int
+linux_file_holds (struct inj_guest *g, const char *path, const char *text)
+{
+  CLEANUP_FREE char *have = NULL;
+  size_t len;
+  int e = g->fs.exists (g->fs.ctx, path);
+
+  if (e != 1)
+    return e;
+  have = g->fs.read (g->fs.ctx, path, 65536, &len);
+  return have && len == strlen (text) && memcmp (have, text, len) == 0;
+}
+
 /* Plan the keeper file of the tool the guest uses (the first whose
  * marker exists), unless it already says exactly this. */
 static int
@@ -216,8 +229,7 @@ plan_keeper (struct inj_guest *g, const char *const *mods,
   *tool = NULL;
   for (size_t i = 0; i < ARRAY_SIZE (keepers); i++) {
     const struct keeper *k = &keepers[i];
-    CLEANUP_FREE char *want = NULL, *have = NULL;
-    size_t len;
+    CLEANUP_FREE char *want = NULL;
     int e = g->fs.exists (g->fs.ctx, k->marker);
     if (e == -1)
       return -1;
@@ -228,11 +240,8 @@ plan_keeper (struct inj_guest *g, const char *const *mods,
       hv_error (HV_E_NOMEM, "out of memory");
       return -1;
     }
-    if ((e = g->fs.exists (g->fs.ctx, k->path)) == -1)
-      return -1;
-    if (e == 1 && (have = g->fs.read (g->fs.ctx, k->path, 65536, &len)) &&
-        strcmp (have, want) == 0)
-      return 0;
+    if ((e = linux_file_holds (g, k->path, want)) != 0)
+      return e == 1 ? 0 : -1;
     return plan_write (plan, k->path, want, strlen (want), k->mode, NULL,
                        "tell %s to keep the Hyper-V drivers in every "
                        "future initramfs", k->tool);
